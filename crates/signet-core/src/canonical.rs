@@ -1,0 +1,214 @@
+//! Canonical JSON, byte-identical to the encoding Go Notary signs
+//! (`github.com/docker/go/canonical/json`, `MarshalCanonical`).
+//!
+//! Rules: object keys sorted bytewise, no whitespace, strings escape only `"` and `\`
+//! (every other byte, control characters included, is written raw), and numbers must be
+//! integral and are printed as integers. Go verifies by decoding `signed` into a generic
+//! value (numbers become `float64`) and re-encoding it; [`to_canonical`] does the same, so
+//! integers beyond 2^53 are rounded exactly as Go rounds them.
+//!
+//! `serde_json::Map` is a `BTreeMap` (the `preserve_order` feature must stay off), whose
+//! iteration order is the bytewise key order Go sorts by.
+
+use core::fmt;
+
+use serde_json::Value;
+
+/// Encodes a JSON value canonically.
+pub fn to_canonical(value: &Value) -> Result<Vec<u8>, CanonicalError> {
+    let mut out = Vec::with_capacity(256);
+    write_value(value, &mut out)?;
+    Ok(out)
+}
+
+/// Parses JSON text and encodes it canonically: the bytes a signature over it covers.
+pub fn canonicalize(json: &[u8]) -> Result<Vec<u8>, CanonicalError> {
+    let value: Value =
+        serde_json::from_slice(json).map_err(|e| CanonicalError::Syntax(e.to_string()))?;
+    to_canonical(&value)
+}
+
+/// Escapes canonical bytes the way Go's `json.Marshal` does when it embeds them as a
+/// `json.RawMessage`: `<`, `>`, `&`, U+2028 and U+2029 become `\u003c`, `\u003e`,
+/// `\u0026`, `\u2028`, `\u2029`. The result parses to the same value.
+pub fn go_html_escape(canonical: &[u8]) -> Vec<u8> {
+    let needs = canonical
+        .iter()
+        .any(|b| matches!(b, b'<' | b'>' | b'&' | 0xE2));
+    if !needs {
+        return canonical.to_vec();
+    }
+    let mut out = Vec::with_capacity(canonical.len() + 16);
+    let mut i = 0;
+    while i < canonical.len() {
+        match canonical[i] {
+            b'<' => out.extend_from_slice(b"\\u003c"),
+            b'>' => out.extend_from_slice(b"\\u003e"),
+            b'&' => out.extend_from_slice(b"\\u0026"),
+            0xE2 if canonical.get(i + 1) == Some(&0x80)
+                && matches!(canonical.get(i + 2), Some(0xA8 | 0xA9)) =>
+            {
+                let last = if canonical[i + 2] == 0xA8 { b'8' } else { b'9' };
+                out.extend_from_slice(b"\\u202");
+                out.push(last);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Why a value has no canonical encoding.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CanonicalError {
+    /// The input is not JSON.
+    Syntax(String),
+    /// A number with a fraction, or out of the 64-bit range: Go refuses to encode it.
+    NonIntegralNumber(String),
+}
+
+impl fmt::Display for CanonicalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Syntax(e) => write!(f, "invalid JSON: {e}"),
+            Self::NonIntegralNumber(n) => {
+                write!(f, "number {n} has no canonical form (not an integer)")
+            }
+        }
+    }
+}
+
+impl std::error::Error for CanonicalError {}
+
+/// 2^53: the largest range in which every integer is exact as an `f64`.
+const EXACT_F64: u64 = 1 << 53;
+
+fn write_value(v: &Value, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
+    match v {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => write_number(n, out)?,
+        Value::String(s) => write_str(s, out),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(item, out)?;
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            out.push(b'{');
+            for (i, (k, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(k, out);
+                out.push(b':');
+                write_value(item, out)?;
+            }
+            out.push(b'}');
+        }
+    }
+    Ok(())
+}
+
+fn write_number(n: &serde_json::Number, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
+    // Go decoded the number into a float64 and prints int64(f).
+    let as_int = if let Some(u) = n.as_u64() {
+        if u <= EXACT_F64 {
+            Some(u as i128)
+        } else {
+            from_f64(u as f64)
+        }
+    } else if let Some(i) = n.as_i64() {
+        if i.unsigned_abs() <= EXACT_F64 {
+            Some(i128::from(i))
+        } else {
+            from_f64(i as f64)
+        }
+    } else {
+        n.as_f64().and_then(from_f64)
+    };
+    match as_int {
+        Some(i) => {
+            out.extend_from_slice(i.to_string().as_bytes());
+            Ok(())
+        }
+        None => Err(CanonicalError::NonIntegralNumber(n.to_string())),
+    }
+}
+
+fn from_f64(f: f64) -> Option<i128> {
+    // i64::MAX as f64 rounds up to 2^63, which is out of range: compare strictly.
+    if f.is_finite() && f.fract() == 0.0 && f >= -9.223_372_036_854_775_808e18 && f < 9.223_372_036_854_775_808e18 {
+        Some(f as i128)
+    } else {
+        None
+    }
+}
+
+fn write_str(s: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    for &b in s.as_bytes() {
+        if b == b'"' || b == b'\\' {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn canon(s: &str) -> String {
+        String::from_utf8(canonicalize(s.as_bytes()).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn sorts_keys_bytewise_not_by_escaped_form() {
+        assert_eq!(canon(r#"{"a!":3,"a b":2,"a":1}"#), r#"{"a":1,"a b":2,"a!":3}"#);
+        assert_eq!(canon(r#"{"b":{"z":1,"a":[3,2]},"a":null}"#), r#"{"a":null,"b":{"a":[3,2],"z":1}}"#);
+    }
+
+    #[test]
+    fn escapes_only_quote_and_backslash() {
+        assert_eq!(canon(r#"["a\"b\\c\n\u0001<>&é\u2028"]"#), "[\"a\\\"b\\\\c\n\u{1}<>&é\u{2028}\"]");
+        // decomposed characters are not normalised
+        assert_eq!(canon("[\"e\u{301}\"]"), "[\"e\u{301}\"]");
+    }
+
+    #[test]
+    fn numbers_follow_go_float64_path() {
+        assert_eq!(canon("[1.0,1e3,-0,0,-5]"), "[1,1000,0,0,-5]");
+        assert_eq!(canon("[9007199254740993]"), "[9007199254740992]");
+        assert!(matches!(canonicalize(b"[1.5]"), Err(CanonicalError::NonIntegralNumber(_))));
+        assert!(matches!(canonicalize(b"[1e300]"), Err(CanonicalError::NonIntegralNumber(_))));
+        assert!(matches!(canonicalize(b"{"), Err(CanonicalError::Syntax(_))));
+    }
+
+    #[test]
+    fn html_escape_matches_go_marshal() {
+        let raw = "{\"a\":\"<x>&\u{2028}\u{2029}é\"}".as_bytes();
+        let escaped = go_html_escape(raw);
+        assert_eq!(
+            String::from_utf8(escaped.clone()).unwrap(),
+            r#"{"a":"\u003cx\u003e\u0026\u2028\u2029é"}"#
+        );
+        assert_eq!(canonicalize(&escaped).unwrap(), raw);
+    }
+
+    #[test]
+    fn canonical_is_idempotent() {
+        let once = canonicalize(br#"{"z":[{"b":1,"a":"\u00e9<"}],"y":true}"#).unwrap();
+        assert_eq!(canonicalize(&once).unwrap(), once);
+    }
+}
