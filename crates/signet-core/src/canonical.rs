@@ -147,7 +147,11 @@ fn write_number(n: &serde_json::Number, out: &mut Vec<u8>) -> Result<(), Canonic
 
 fn from_f64(f: f64) -> Option<i128> {
     // i64::MAX as f64 rounds up to 2^63, which is out of range: compare strictly.
-    if f.is_finite() && f.fract() == 0.0 && f >= -9.223_372_036_854_775_808e18 && f < 9.223_372_036_854_775_808e18 {
+    if f.is_finite()
+        && f.fract() == 0.0
+        && f >= -9.223_372_036_854_775_808e18
+        && f < 9.223_372_036_854_775_808e18
+    {
         Some(f as i128)
     } else {
         None
@@ -175,13 +179,22 @@ mod tests {
 
     #[test]
     fn sorts_keys_bytewise_not_by_escaped_form() {
-        assert_eq!(canon(r#"{"a!":3,"a b":2,"a":1}"#), r#"{"a":1,"a b":2,"a!":3}"#);
-        assert_eq!(canon(r#"{"b":{"z":1,"a":[3,2]},"a":null}"#), r#"{"a":null,"b":{"a":[3,2],"z":1}}"#);
+        assert_eq!(
+            canon(r#"{"a!":3,"a b":2,"a":1}"#),
+            r#"{"a":1,"a b":2,"a!":3}"#
+        );
+        assert_eq!(
+            canon(r#"{"b":{"z":1,"a":[3,2]},"a":null}"#),
+            r#"{"a":null,"b":{"a":[3,2],"z":1}}"#
+        );
     }
 
     #[test]
     fn escapes_only_quote_and_backslash() {
-        assert_eq!(canon(r#"["a\"b\\c\n\u0001<>&é\u2028"]"#), "[\"a\\\"b\\\\c\n\u{1}<>&é\u{2028}\"]");
+        assert_eq!(
+            canon(r#"["a\"b\\c\n\u0001<>&é\u2028"]"#),
+            "[\"a\\\"b\\\\c\n\u{1}<>&é\u{2028}\"]"
+        );
         // decomposed characters are not normalised
         assert_eq!(canon("[\"e\u{301}\"]"), "[\"e\u{301}\"]");
     }
@@ -190,8 +203,14 @@ mod tests {
     fn numbers_follow_go_float64_path() {
         assert_eq!(canon("[1.0,1e3,-0,0,-5]"), "[1,1000,0,0,-5]");
         assert_eq!(canon("[9007199254740993]"), "[9007199254740992]");
-        assert!(matches!(canonicalize(b"[1.5]"), Err(CanonicalError::NonIntegralNumber(_))));
-        assert!(matches!(canonicalize(b"[1e300]"), Err(CanonicalError::NonIntegralNumber(_))));
+        assert!(matches!(
+            canonicalize(b"[1.5]"),
+            Err(CanonicalError::NonIntegralNumber(_))
+        ));
+        assert!(matches!(
+            canonicalize(b"[1e300]"),
+            Err(CanonicalError::NonIntegralNumber(_))
+        ));
         assert!(matches!(canonicalize(b"{"), Err(CanonicalError::Syntax(_))));
     }
 

@@ -13,7 +13,13 @@ use crate::key::{KeyMaterial, PublicKey};
 pub trait Verifier: Send + Sync {
     /// Verifies `sig` over `message` with `key`, using the signature `method` (lower case:
     /// `ecdsa`, `eddsa`, `rsapss`, `rsapkcs1v15`, `pycrypto-pkcs#1 pss`).
-    fn verify(&self, key: &PublicKey, method: &str, message: &[u8], sig: &[u8]) -> Result<(), SignatureError>;
+    fn verify(
+        &self,
+        key: &PublicKey,
+        method: &str,
+        message: &[u8],
+        sig: &[u8],
+    ) -> Result<(), SignatureError>;
 }
 
 /// Why a signature did not verify.
@@ -39,7 +45,10 @@ impl fmt::Display for SignatureError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::MethodMismatch { method, keytype } => {
-                write!(f, "signature method {method} cannot be used with a {keytype} key")
+                write!(
+                    f,
+                    "signature method {method} cannot be used with a {keytype} key"
+                )
             }
             Self::UnusableKey(why) => write!(f, "key cannot verify: {why}"),
             Self::BadLength => f.write_str("signature has the wrong length"),
@@ -56,16 +65,23 @@ impl std::error::Error for SignatureError {}
 pub struct RingVerifier;
 
 impl Verifier for RingVerifier {
-    fn verify(&self, key: &PublicKey, method: &str, message: &[u8], sig: &[u8]) -> Result<(), SignatureError> {
+    fn verify(
+        &self,
+        key: &PublicKey,
+        method: &str,
+        message: &[u8],
+        sig: &[u8],
+    ) -> Result<(), SignatureError> {
         let mismatch = || SignatureError::MethodMismatch {
             method: method.to_owned(),
             keytype: key.keytype().as_str().to_owned(),
         };
-        let check = |alg: &'static dyn signature::VerificationAlgorithm, public: &[u8], sig: &[u8]| {
-            UnparsedPublicKey::new(alg, public)
-                .verify(message, sig)
-                .map_err(|_| SignatureError::Invalid)
-        };
+        let check =
+            |alg: &'static dyn signature::VerificationAlgorithm, public: &[u8], sig: &[u8]| {
+                UnparsedPublicKey::new(alg, public)
+                    .verify(message, sig)
+                    .map_err(|_| SignatureError::Invalid)
+            };
         match (key.material(), method) {
             (KeyMaterial::Unusable(why), _) => Err(SignatureError::UnusableKey(why.clone())),
             (KeyMaterial::Ed25519(k), "eddsa") => check(&signature::ED25519, k, sig),
@@ -98,7 +114,13 @@ impl Verifier for RingVerifier {
 pub struct AcceptAllSignatures;
 
 impl Verifier for AcceptAllSignatures {
-    fn verify(&self, _key: &PublicKey, _method: &str, _message: &[u8], _sig: &[u8]) -> Result<(), SignatureError> {
+    fn verify(
+        &self,
+        _key: &PublicKey,
+        _method: &str,
+        _message: &[u8],
+        _sig: &[u8],
+    ) -> Result<(), SignatureError> {
         Ok(())
     }
 }
@@ -107,7 +129,11 @@ impl Verifier for AcceptAllSignatures {
 fn raw_to_der(raw: &[u8]) -> Vec<u8> {
     let (r, s) = raw.split_at(raw.len() / 2);
     let int = |x: &[u8]| {
-        let skip = x.iter().take_while(|b| **b == 0).count().min(x.len().saturating_sub(1));
+        let skip = x
+            .iter()
+            .take_while(|b| **b == 0)
+            .count()
+            .min(x.len().saturating_sub(1));
         let x = &x[skip..];
         let mut out = vec![0x02];
         let pad = x.first().is_some_and(|b| b & 0x80 != 0);
@@ -143,8 +169,14 @@ mod tests {
         let kp = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
         let key = PublicKey::new(KeyType::Ed25519, kp.public_key().as_ref().to_vec());
         let sig = kp.sign(b"msg");
-        assert_eq!(RingVerifier.verify(&key, "eddsa", b"msg", sig.as_ref()), Ok(()));
-        assert_eq!(RingVerifier.verify(&key, "eddsa", b"msh", sig.as_ref()), Err(SignatureError::Invalid));
+        assert_eq!(
+            RingVerifier.verify(&key, "eddsa", b"msg", sig.as_ref()),
+            Ok(())
+        );
+        assert_eq!(
+            RingVerifier.verify(&key, "eddsa", b"msh", sig.as_ref()),
+            Err(SignatureError::Invalid)
+        );
         assert!(matches!(
             RingVerifier.verify(&key, "ecdsa", b"msg", sig.as_ref()),
             Err(SignatureError::MethodMismatch { .. })
@@ -158,14 +190,20 @@ mod tests {
         spki.extend_from_slice(kp.public_key().as_ref());
         let key = PublicKey::new(KeyType::Ecdsa, spki);
         let sig = kp.sign(&rng, b"msg").unwrap();
-        assert_eq!(RingVerifier.verify(&key, "ecdsa", b"msg", sig.as_ref()), Ok(()));
-        assert_eq!(RingVerifier.verify(&key, "ecdsa", b"msg", &sig.as_ref()[1..]), Err(SignatureError::BadLength));
+        assert_eq!(
+            RingVerifier.verify(&key, "ecdsa", b"msg", sig.as_ref()),
+            Ok(())
+        );
+        assert_eq!(
+            RingVerifier.verify(&key, "ecdsa", b"msg", &sig.as_ref()[1..]),
+            Err(SignatureError::BadLength)
+        );
     }
 
     fn hex_prefix_p256() -> Vec<u8> {
         vec![
-            0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86,
-            0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+            0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
+            0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
         ]
     }
 

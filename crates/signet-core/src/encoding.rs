@@ -113,9 +113,7 @@ pub fn pem_encode(block: &PemBlock) -> String {
     let mut out = format!("-----BEGIN {}-----\n", block.label);
     if !block.headers.is_empty() {
         let mut headers: Vec<&(String, String)> = block.headers.iter().collect();
-        headers.sort_by(|a, b| {
-            (a.0 != "Proc-Type", &a.0).cmp(&(b.0 != "Proc-Type", &b.0))
-        });
+        headers.sort_by(|a, b| (a.0 != "Proc-Type", &a.0).cmp(&(b.0 != "Proc-Type", &b.0)));
         for (k, v) in headers {
             out.push_str(k);
             out.push_str(": ");
@@ -156,7 +154,10 @@ mod tests {
     fn pem_headers_sorted_like_go() {
         let block = PemBlock {
             label: "ENCRYPTED PRIVATE KEY".to_owned(),
-            headers: vec![("role".to_owned(), "targets".to_owned()), ("gun".to_owned(), "a/b".to_owned())],
+            headers: vec![
+                ("role".to_owned(), "targets".to_owned()),
+                ("gun".to_owned(), "a/b".to_owned()),
+            ],
             contents: vec![1, 2, 3],
         };
         let text = pem_encode(&block);

@@ -26,7 +26,9 @@ pub enum MetadataError {
 impl fmt::Display for MetadataError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Malformed { expected, reason } => write!(f, "malformed {expected} metadata: {reason}"),
+            Self::Malformed { expected, reason } => {
+                write!(f, "malformed {expected} metadata: {reason}")
+            }
             Self::InvalidRole(r) => write!(f, "invalid role name {r:?}"),
         }
     }
@@ -95,13 +97,24 @@ impl fmt::Display for VerifyError {
                 write!(f, "valid signatures did not meet threshold for {role}")
             }
             Self::Expired { role, expires } => write!(f, "{role} expired at {expires}"),
-            Self::KeyIdMismatch { role, listed, actual } => {
+            Self::KeyIdMismatch {
+                role,
+                listed,
+                actual,
+            } => {
                 write!(f, "key listed as {listed} for {role} has ID {actual}")
             }
             Self::Structure { role, reason } => write!(f, "{role} is invalid: {reason}"),
             Self::HashMismatch { role, reason } => write!(f, "{role}: {reason}"),
-            Self::Rollback { role, trusted, offered } => {
-                write!(f, "{role} version {offered} is lower than trusted version {trusted}")
+            Self::Rollback {
+                role,
+                trusted,
+                offered,
+            } => {
+                write!(
+                    f,
+                    "{role} version {offered} is lower than trusted version {trusted}"
+                )
             }
         }
     }
@@ -146,7 +159,9 @@ impl UpdateError {
     /// The message, as sent in `Error.Msg`.
     pub fn message(&self) -> &str {
         match self {
-            Self::BadRoot(m) | Self::BadTargets(m) | Self::BadSnapshot(m) | Self::Validation(m) => m,
+            Self::BadRoot(m) | Self::BadTargets(m) | Self::BadSnapshot(m) | Self::Validation(m) => {
+                m
+            }
             Self::BadHierarchy { msg, .. } => msg,
         }
     }

@@ -17,7 +17,9 @@ use spki::SubjectPublicKeyInfoRef;
 use x509_cert::Certificate;
 use x509_cert::ext::pkix::BasicConstraints;
 
-use crate::encoding::{PemBlock, b64_decode, b64_encode, hex_encode, pem_decode_all, pem_encode, sha256};
+use crate::encoding::{
+    PemBlock, b64_decode, b64_encode, hex_encode, pem_decode_all, pem_encode, sha256,
+};
 use crate::time::UnixTime;
 
 /// A key ID: lowercase hex SHA-256 of the key's canonical JSON.
@@ -300,10 +302,15 @@ impl<'de> Deserialize<'de> for PublicKey {
         let private = match wire.keyval.private {
             None => None,
             Some(p) => Some(
-                b64_decode(&p).ok_or_else(|| serde::de::Error::custom("keyval.private is not base64"))?,
+                b64_decode(&p)
+                    .ok_or_else(|| serde::de::Error::custom("keyval.private is not base64"))?,
             ),
         };
-        Ok(Self::with_private(KeyType::parse(&wire.keytype), public, private))
+        Ok(Self::with_private(
+            KeyType::parse(&wire.keytype),
+            public,
+            private,
+        ))
     }
 }
 
@@ -311,7 +318,8 @@ const OID_EC_PUBLIC_KEY: der::asn1::ObjectIdentifier =
     der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 const OID_P256: der::asn1::ObjectIdentifier =
     der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
-const OID_P384: der::asn1::ObjectIdentifier = der::asn1::ObjectIdentifier::new_unwrap("1.3.132.0.34");
+const OID_P384: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("1.3.132.0.34");
 const OID_RSA: der::asn1::ObjectIdentifier =
     der::asn1::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const SHA1_SIGNATURE_OIDS: [&str; 3] = [
@@ -324,7 +332,10 @@ fn spki_is_rsa(spki_der: &[u8]) -> bool {
     SubjectPublicKeyInfoRef::try_from(spki_der).is_ok_and(|s| s.algorithm.oid == OID_RSA)
 }
 
-fn parse_material(keytype: &KeyType, public: &[u8]) -> (KeyMaterial, Vec<CertFacts>, Option<Vec<u8>>) {
+fn parse_material(
+    keytype: &KeyType,
+    public: &[u8],
+) -> (KeyMaterial, Vec<CertFacts>, Option<Vec<u8>>) {
     let unusable = |why: &str| KeyMaterial::Unusable(why.to_owned());
     match keytype {
         KeyType::Ed25519 => match <[u8; 32]>::try_from(public) {
@@ -348,14 +359,21 @@ fn parse_material(keytype: &KeyType, public: &[u8]) -> (KeyMaterial, Vec<CertFac
             };
             let spki = certs[0].spki_der.clone();
             let m = match (keytype, spki_material(&spki)) {
-                (KeyType::EcdsaX509, m @ (KeyMaterial::EcdsaP256(_) | KeyMaterial::EcdsaP384(_))) => m,
+                (
+                    KeyType::EcdsaX509,
+                    m @ (KeyMaterial::EcdsaP256(_) | KeyMaterial::EcdsaP384(_)),
+                ) => m,
                 (KeyType::RsaX509, m @ KeyMaterial::Rsa { .. }) => m,
                 (_, KeyMaterial::Unusable(why)) => KeyMaterial::Unusable(why),
                 _ => unusable("key type does not match the certificate's key"),
             };
             (m, certs, Some(spki))
         }
-        KeyType::Other(t) => (KeyMaterial::Unusable(format!("unsupported key type {t:?}")), vec![], None),
+        KeyType::Other(t) => (
+            KeyMaterial::Unusable(format!("unsupported key type {t:?}")),
+            vec![],
+            None,
+        ),
     }
 }
 
@@ -398,7 +416,10 @@ fn rsa_modulus_bits(pkcs1: &[u8]) -> Option<usize> {
         if n == 0 || n > 4 {
             return None;
         }
-        let len = b.get(2..2 + n)?.iter().fold(0usize, |a, x| a << 8 | usize::from(*x));
+        let len = b
+            .get(2..2 + n)?
+            .iter()
+            .fold(0usize, |a, x| a << 8 | usize::from(*x));
         Some((len, b.get(2 + n..)?))
     }
     let (_, seq) = header(pkcs1, 0x30)?;
@@ -474,12 +495,16 @@ impl CertFacts {
             return Err("certificate validity window is invalid".to_owned());
         }
         if self.sha1_signature {
-            return Err(format!("certificate with CN {cn} uses invalid SHA1 signature algorithm"));
+            return Err(format!(
+                "certificate with CN {cn} uses invalid SHA1 signature algorithm"
+            ));
         }
         if let KeyMaterial::Rsa { bits, .. } = spki_material(&self.spki_der)
             && bits < 2048
         {
-            return Err(format!("RSA bit length is too short: {bits} bits for CN {cn}"));
+            return Err(format!(
+                "RSA bit length is too short: {bits} bits for CN {cn}"
+            ));
         }
         if let Some(now) = now
             && (now.add_days(1) < self.not_before || now > self.not_after)
@@ -529,11 +554,15 @@ mod tests {
     #[test]
     fn unknown_and_broken_keys_parse_but_are_unusable() {
         let k: PublicKey =
-            serde_json::from_str(r#"{"keytype":"dsa","keyval":{"private":null,"public":"AAAA"}}"#).unwrap();
+            serde_json::from_str(r#"{"keytype":"dsa","keyval":{"private":null,"public":"AAAA"}}"#)
+                .unwrap();
         assert!(matches!(k.material(), KeyMaterial::Unusable(_)));
         let k = PublicKey::new(KeyType::EcdsaX509, b"not pem".to_vec());
         assert!(matches!(k.material(), KeyMaterial::Unusable(_)));
-        assert!(serde_json::from_str::<PublicKey>(r#"{"keytype":"ed25519","keyval":{"public":"!!"}}"#).is_err());
+        assert!(
+            serde_json::from_str::<PublicKey>(r#"{"keytype":"ed25519","keyval":{"public":"!!"}}"#)
+                .is_err()
+        );
     }
 
     #[test]

@@ -35,7 +35,9 @@ impl RoleName {
         let charset_ok = name
             .bytes()
             .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'/'));
-        let clean = rest.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..");
+        let clean = rest
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..");
         if name.len() >= 256 || !charset_ok || !clean {
             return Err(invalid());
         }
@@ -306,7 +308,11 @@ impl FileMeta {
     /// Fails if no known hash is listed.
     pub fn check(&self, bytes: &[u8]) -> Result<(), String> {
         if usize::try_from(self.length).ok() != Some(bytes.len()) {
-            return Err(format!("length mismatch: expected {}, got {}", self.length, bytes.len()));
+            return Err(format!(
+                "length mismatch: expected {}, got {}",
+                self.length,
+                bytes.len()
+            ));
         }
         let mut known = 0;
         for (alg, expected) in &self.hashes {
@@ -496,7 +502,12 @@ pub struct Unsigned<T> {
 
 impl<T: Role> Unsigned<T> {
     /// Encodes `signed` canonically.
-    pub fn new(role: RoleName, signed: T, keyids: Vec<KeyId>, threshold: i64) -> Result<Self, MetadataError> {
+    pub fn new(
+        role: RoleName,
+        signed: T,
+        keyids: Vec<KeyId>,
+        threshold: i64,
+    ) -> Result<Self, MetadataError> {
         let value = serde_json::to_value(&signed).map_err(|e| MetadataError::Malformed {
             expected: T::TYPE,
             reason: e.to_string(),
@@ -558,12 +569,29 @@ mod tests {
 
     #[test]
     fn role_names() {
-        for ok in ["root", "targets", "snapshot", "timestamp", "targets/releases", "targets/a/b-c_1"] {
+        for ok in [
+            "root",
+            "targets",
+            "snapshot",
+            "timestamp",
+            "targets/releases",
+            "targets/a/b-c_1",
+        ] {
             assert_eq!(RoleName::parse(ok).unwrap().as_str(), ok);
         }
         for bad in [
-            "", "Root", "targets/", "targets//a", "targets/a/", "targets/../x", "targets/./x", "targets/A",
-            "foo", "targets/a b", "targets/é", "timestamp/x",
+            "",
+            "Root",
+            "targets/",
+            "targets//a",
+            "targets/a/",
+            "targets/../x",
+            "targets/./x",
+            "targets/A",
+            "foo",
+            "targets/a b",
+            "targets/é",
+            "timestamp/x",
         ] {
             assert!(RoleName::parse(bad).is_err(), "{bad}");
         }
@@ -598,7 +626,10 @@ mod tests {
         let wrong = br#"{"signed":{"_type":"Snapshot","expires":"2030-01-01T00:00:00Z","meta":{},"version":1},"signatures":[]}"#;
         assert!(matches!(
             Signed::<Timestamp>::from_bytes(wrong),
-            Err(MetadataError::Malformed { expected: "Timestamp", .. })
+            Err(MetadataError::Malformed {
+                expected: "Timestamp",
+                ..
+            })
         ));
         let zero = br#"{"signed":{"_type":"Snapshot","expires":"2030-01-01T00:00:00Z","meta":{},"version":0},"signatures":[]}"#;
         assert!(Signed::<Snapshot>::from_bytes(zero).is_err());
@@ -638,7 +669,9 @@ mod tests {
         assert!(m.check(b"abcd").is_err());
         let mut only_unknown = m.clone();
         only_unknown.hashes.clear();
-        only_unknown.hashes.insert("md5".to_owned(), Base64Bytes(vec![0]));
+        only_unknown
+            .hashes
+            .insert("md5".to_owned(), Base64Bytes(vec![0]));
         assert!(only_unknown.check(b"abc").is_err());
     }
 }

@@ -66,7 +66,9 @@ impl UnixTime {
 
     /// Parses any RFC 3339 date-time (`2026-11-21T20:24:27.278162772Z`, `…-05:00`).
     pub fn parse_rfc3339(s: &str) -> Result<Self, TimeError> {
-        let err = || TimeError { input: s.to_owned() };
+        let err = || TimeError {
+            input: s.to_owned(),
+        };
         let b = s.as_bytes();
         if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') {
             return Err(err());
@@ -243,7 +245,9 @@ mod tests {
         let plain = UnixTime::parse_rfc3339("1970-01-01T00:00:00Z").unwrap();
         assert_eq!(plain, UnixTime::EPOCH);
         assert_eq!(
-            UnixTime::parse_rfc3339("2026-12-05T20:24:27.3Z").unwrap().to_rfc3339(),
+            UnixTime::parse_rfc3339("2026-12-05T20:24:27.3Z")
+                .unwrap()
+                .to_rfc3339(),
             "2026-12-05T20:24:27.3Z"
         );
     }
@@ -284,6 +288,9 @@ mod tests {
     fn rfc1123_says_utc() {
         let t = UnixTime::parse_rfc3339("2026-11-21T20:24:27Z").unwrap();
         assert_eq!(t.to_rfc1123_utc(), "Sat, 21 Nov 2026 20:24:27 UTC");
-        assert_eq!(UnixTime::EPOCH.to_rfc1123_utc(), "Thu, 01 Jan 1970 00:00:00 UTC");
+        assert_eq!(
+            UnixTime::EPOCH.to_rfc1123_utc(),
+            "Thu, 01 Jan 1970 00:00:00 UTC"
+        );
     }
 }

@@ -12,11 +12,13 @@ use serde_json::Map;
 
 use crate::crypto::Verifier;
 use crate::error::{MetadataError, UpdateError, VerifyError};
-use crate::metadata::{Expires, FileMeta, Role, RoleName, Root, Signed, Snapshot, Targets, Timestamp, Unsigned};
+use crate::metadata::{
+    Expires, FileMeta, Role, RoleName, Root, Signed, Snapshot, Targets, Timestamp, Unsigned,
+};
 use crate::time::UnixTime;
 use crate::verify::{
-    base_role_ring, check_delegations, check_expiry, check_root_structure, delegation_ring, verify_root_signed_by,
-    verify_threshold,
+    base_role_ring, check_delegations, check_expiry, check_root_structure, delegation_ring,
+    verify_root_signed_by, verify_threshold,
 };
 
 /// Snapshot lifetime when the server signs it (Notary: 3 years).
@@ -39,7 +41,9 @@ pub struct RepoState {
 
 impl RepoState {
     /// Builds the state from stored `(role, bytes)` pairs (the current version of each role).
-    pub fn from_files<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Result<Self, MetadataError> {
+    pub fn from_files<'a>(
+        files: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    ) -> Result<Self, MetadataError> {
         let mut state = Self::default();
         for (role, bytes) in files {
             let role = RoleName::parse(role)?;
@@ -129,9 +133,18 @@ pub fn validate_update(
     // 3. Targets and delegations, shallow first then by name.
     let mut loaded: BTreeMap<RoleName, Signed<Targets>> = BTreeMap::new();
     for ((_, role), bytes) in targets_uploads {
-        let doc = Signed::<Targets>::from_bytes(&bytes).map_err(|e| UpdateError::BadTargets(e.to_string()))?;
-        check_targets(&root.signed, stored, &mut loaded, &role, &doc, now, verifier)
+        let doc = Signed::<Targets>::from_bytes(&bytes)
             .map_err(|e| UpdateError::BadTargets(e.to_string()))?;
+        check_targets(
+            &root.signed,
+            stored,
+            &mut loaded,
+            &role,
+            &doc,
+            now,
+            verifier,
+        )
+        .map_err(|e| UpdateError::BadTargets(e.to_string()))?;
         files.push((role.clone(), doc.version(), bytes));
         loaded.insert(role, doc);
     }
@@ -143,7 +156,8 @@ pub fn validate_update(
             None => {
                 return Err(UpdateError::BadHierarchy {
                     missing: "targets".to_owned(),
-                    msg: "no targets metadata was included in update and none exists on the server".to_owned(),
+                    msg: "no targets metadata was included in update and none exists on the server"
+                        .to_owned(),
                 });
             }
         }
@@ -160,12 +174,21 @@ pub fn validate_update(
         None => {
             let roles = std::iter::once((RoleName::root(), root.bytes()))
                 .chain(loaded.iter().map(|(r, d)| (r.clone(), d.bytes())));
-            let draft = snapshot_for(&root.signed, stored.snapshot.as_ref().map(|s| &s.signed), roles, now)
-                .map_err(|e| UpdateError::BadSnapshot(e.to_string()))?;
+            let draft = snapshot_for(
+                &root.signed,
+                stored.snapshot.as_ref().map(|s| &s.signed),
+                roles,
+                now,
+            )
+            .map_err(|e| UpdateError::BadSnapshot(e.to_string()))?;
             SnapshotPlan::Sign(draft)
         }
     };
-    Ok(ValidatedUpdate { root, files, snapshot })
+    Ok(ValidatedUpdate {
+        root,
+        files,
+        snapshot,
+    })
 }
 
 fn check_new_root(
@@ -210,24 +233,31 @@ fn check_targets(
         }
         Some(parent) => {
             if !loaded.contains_key(&parent) {
-                let stored_parent = stored.targets.get(&parent).ok_or_else(|| VerifyError::Structure {
-                    role: role.clone(),
-                    reason: format!("parent role {parent} does not exist"),
-                })?;
+                let stored_parent =
+                    stored
+                        .targets
+                        .get(&parent)
+                        .ok_or_else(|| VerifyError::Structure {
+                            role: role.clone(),
+                            reason: format!("parent role {parent} does not exist"),
+                        })?;
                 loaded.insert(parent.clone(), stored_parent.clone());
                 // Ancestors of the parent are loaded too, so snapshot covers them.
                 let mut up = parent.parent();
                 while let Some(anc) = up {
-                    if let (false, Some(d)) = (loaded.contains_key(&anc), stored.targets.get(&anc)) {
+                    if let (false, Some(d)) = (loaded.contains_key(&anc), stored.targets.get(&anc))
+                    {
                         loaded.insert(anc.clone(), d.clone());
                     }
                     up = anc.parent();
                 }
             }
             let parent_doc = &loaded[&parent];
-            let ring = delegation_ring(&parent_doc.signed, role).ok_or_else(|| VerifyError::Structure {
-                role: role.clone(),
-                reason: "delegation does not exist".to_owned(),
+            let ring = delegation_ring(&parent_doc.signed, role).ok_or_else(|| {
+                VerifyError::Structure {
+                    role: role.clone(),
+                    reason: "delegation does not exist".to_owned(),
+                }
             })?;
             verify_threshold(doc, role, &ring, verifier)?;
         }
@@ -248,14 +278,16 @@ fn check_snapshot(
     let ring = base_role_ring(&root.signed, "snapshot").map_err(|e| e.to_string())?;
     verify_threshold(&doc, &role, &ring, verifier).map_err(|e| e.to_string())?;
     check_expiry(&doc, &role, now).map_err(|e| e.to_string())?;
-    let files = std::iter::once((RoleName::root(), root.bytes())).chain(loaded.iter().map(|(r, d)| (r.clone(), d.bytes())));
+    let files = std::iter::once((RoleName::root(), root.bytes()))
+        .chain(loaded.iter().map(|(r, d)| (r.clone(), d.bytes())));
     for (name, file) in files {
         let meta = doc
             .signed
             .meta
             .get(name.as_str())
             .ok_or_else(|| format!("snapshot missing metadata for {name}"))?;
-        meta.check(file).map_err(|e| format!("snapshot entry for {name}: {e}"))?;
+        meta.check(file)
+            .map_err(|e| format!("snapshot entry for {name}: {e}"))?;
     }
     Ok(doc)
 }
@@ -279,7 +311,8 @@ pub fn snapshot_for<'a>(
         },
     };
     for (name, bytes) in roles {
-        snap.meta.insert(name.as_str().to_owned(), FileMeta::of(bytes));
+        snap.meta
+            .insert(name.as_str().to_owned(), FileMeta::of(bytes));
     }
     snap.version += 1;
     snap.expires = Expires::at(now.add_years(SNAPSHOT_LIFETIME_YEARS));
@@ -306,7 +339,8 @@ pub fn timestamp_for(
             extra: Map::new(),
         },
     };
-    ts.meta.insert("snapshot".to_owned(), FileMeta::of(snapshot_bytes));
+    ts.meta
+        .insert("snapshot".to_owned(), FileMeta::of(snapshot_bytes));
     ts.version += 1;
     ts.expires = Expires::at(now.add_days(TIMESTAMP_LIFETIME_DAYS));
     let (keyids, threshold) = role_keys(root, "timestamp");
@@ -316,7 +350,11 @@ pub fn timestamp_for(
 /// Whether the stored timestamp must be replaced: expired at `now`, or not describing
 /// `snapshot_bytes`.
 pub fn timestamp_is_stale(ts: &Timestamp, snapshot_bytes: &[u8], now: UnixTime) -> bool {
-    ts.expires.is_expired(now) || ts.meta.get("snapshot").is_none_or(|m| m.check(snapshot_bytes).is_err())
+    ts.expires.is_expired(now)
+        || ts
+            .meta
+            .get("snapshot")
+            .is_none_or(|m| m.check(snapshot_bytes).is_err())
 }
 
 fn role_keys(root: &Root, role: &str) -> (Vec<crate::key::KeyId>, i64) {

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use crate::crypto::Verifier;
 use crate::error::VerifyError;
 use crate::key::{KeyId, KeyRing, PublicKey};
-use crate::metadata::{Role, Root, RoleName, Signed, Targets};
+use crate::metadata::{Role, RoleName, Root, Signed, Targets};
 use crate::time::UnixTime;
 
 /// Counts the distinct keys of `ring` with a valid signature on `doc` and requires at
@@ -57,7 +57,11 @@ pub fn verify_threshold<T: Role>(
 }
 
 /// Fails if `doc` is expired at `now`.
-pub fn check_expiry<T: Role>(doc: &Signed<T>, role: &RoleName, now: UnixTime) -> Result<(), VerifyError> {
+pub fn check_expiry<T: Role>(
+    doc: &Signed<T>,
+    role: &RoleName,
+    now: UnixTime,
+) -> Result<(), VerifyError> {
     if doc.expires().is_expired(now) {
         return Err(VerifyError::Expired {
             role: role.clone(),
@@ -136,7 +140,9 @@ pub fn root_cert_keys(root: &Root, gun: &str, now: Option<UnixTime>) -> Vec<(Key
     };
     let mut out = Vec::new();
     for id in &role.keyids {
-        let Some(key) = root.keys.get(id) else { continue };
+        let Some(key) = root.keys.get(id) else {
+            continue;
+        };
         let certs = key.certificates();
         let Some(leaf) = certs.first() else { continue };
         if leaf.is_ca || certs.iter().filter(|c| !c.is_ca).count() != 1 {
@@ -198,7 +204,10 @@ pub fn delegation_ring<'a>(parent: &'a Targets, child: &RoleName) -> Option<KeyR
         .iter()
         .filter_map(|id| parent.delegations.keys.get_key_value(id))
         .filter(|(_, k)| {
-            !k.keytype().is_x509() || k.certificates().first().is_some_and(|c| c.validate(None).is_ok())
+            !k.keytype().is_x509()
+                || k.certificates()
+                    .first()
+                    .is_some_and(|c| c.validate(None).is_ok())
         })
         .collect();
     Some(KeyRing {
@@ -229,7 +238,10 @@ pub fn check_delegations(targets: &Targets, role: &RoleName) -> Result<(), Verif
         }
         for id in &d.keyids {
             if !targets.delegations.keys.contains_key(id) {
-                return Err(err(format!("{} lists key {id} not found in delegations", d.name)));
+                return Err(err(format!(
+                    "{} lists key {id} not found in delegations",
+                    d.name
+                )));
             }
         }
     }

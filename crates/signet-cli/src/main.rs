@@ -1,0 +1,234 @@
+//! `signet`: one binary for Signet's services and client commands.
+//!
+//! Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use signet_server::Config;
+use zeroize::Zeroizing;
+
+/// Container content trust: a Notary v1-compatible trust server and tools.
+#[derive(Parser)]
+#[command(name = "signet", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the trust server (Notary v1 HTTP API).
+    ///
+    /// Configuration comes from, in increasing priority: defaults, the JSON file given with
+    /// --config (notary-server's layout: server, storage, trust_service, auth, caching,
+    /// repositories), SIGNET_SERVER_<SECTION>_<KEY> environment variables (for example
+    /// SIGNET_SERVER_STORAGE_DB_URL), and these flags.
+    ///
+    /// The key-encryption passphrase that protects the server's timestamp and snapshot keys
+    /// at rest comes from SIGNET_KEY_PASSPHRASE or --key-passphrase-file. Keep it: without it
+    /// the server cannot sign for existing repositories.
+    ///
+    /// Without --tls-cert/--tls-key the server makes a local CA and server certificate in
+    /// <state-dir>/tls on first run and prints where the CA is, for clients to trust.
+    #[command(verbatim_doc_comment)]
+    Server(ServerArgs),
+}
+
+#[derive(Args)]
+struct ServerArgs {
+    /// JSON configuration file (notary-server layout).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on; port 0 picks a free port. [default: 127.0.0.1:4443]
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Database URL: sqlite:///abs/path.db, sqlite://relative.db, or
+    /// postgres://user@host:port/db. [default: sqlite://signet-data/signet.db]
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+    /// TLS certificate chain (PEM). Requires --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM). Requires --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Serve plain HTTP, for use behind a TLS-terminating proxy.
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    plain_http: bool,
+    /// Directory for generated state (the local CA). [default: signet-data]
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// File holding the key-encryption passphrase (instead of SIGNET_KEY_PASSPHRASE).
+    #[arg(long, value_name = "FILE")]
+    key_passphrase_file: Option<PathBuf>,
+    /// Largest accepted upload, bytes. [default: 67108864]
+    #[arg(long, value_name = "BYTES")]
+    max_upload_bytes: Option<usize>,
+    /// Only serve GUNs starting with this prefix (ends in '/'); repeatable.
+    #[arg(long = "gun-prefix", value_name = "PREFIX")]
+    gun_prefixes: Vec<String>,
+    /// Log format.
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A configuration problem: exit code 2.
+#[derive(Debug)]
+struct UsageError(String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("signet: error: {e:#}");
+            if e.downcast_ref::<UsageError>().is_some()
+                || matches!(
+                    e.downcast_ref::<signet_server::ServerError>(),
+                    Some(signet_server::ServerError::Config(_))
+                )
+            {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Server(args) => server(args),
+    }
+}
+
+fn server(args: ServerArgs) -> anyhow::Result<()> {
+    let mut cfg = match &args.config {
+        Some(p) => Config::from_file(p).map_err(|e| UsageError(e.to_string()))?,
+        None => Config::default(),
+    };
+    cfg.apply_env(std::env::vars())
+        .map_err(|e| UsageError(e.to_string()))?;
+    if let Some(v) = args.listen {
+        cfg.server.http_addr = v;
+    }
+    if let Some(v) = args.database {
+        cfg.storage.db_url = v;
+    }
+    if let (Some(c), Some(k)) = (args.tls_cert, args.tls_key) {
+        cfg.server.tls_cert_file = Some(c);
+        cfg.server.tls_key_file = Some(k);
+    }
+    if args.plain_http {
+        cfg.server.plain_http = true;
+    }
+    if let Some(v) = args.state_dir {
+        cfg.server.state_dir = v;
+    }
+    if let Some(v) = args.key_passphrase_file {
+        cfg.trust_service.key_passphrase_file = Some(v);
+    }
+    if let Some(v) = args.max_upload_bytes {
+        cfg.server.max_upload_bytes = v;
+    }
+    if !args.gun_prefixes.is_empty() {
+        cfg.repositories.gun_prefixes = args.gun_prefixes;
+    }
+    cfg.validate().map_err(|e| UsageError(e.to_string()))?;
+    init_logging(args.log_format, cfg.logging.level.as_deref());
+    let passphrase = passphrase(&cfg)?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        signet_server::run(
+            cfg,
+            passphrase,
+            |l| {
+                if let Some(g) = &l.generated_ca {
+                    eprintln!(
+                        "signet: TLS certificate from the local CA {} (trust it in clients, e.g. notary --tlscacert {})",
+                        g.ca_cert.display(),
+                        g.ca_cert.display()
+                    );
+                }
+                // The one line on stdout: scripts and tests read the address from it.
+                println!("signet server listening on {}://{}", l.scheme, l.addr);
+            },
+            shutdown_signal(),
+        )
+        .await
+    })?;
+    Ok(())
+}
+
+fn passphrase(cfg: &Config) -> anyhow::Result<Zeroizing<String>> {
+    if let Some(path) = &cfg.trust_service.key_passphrase_file {
+        let text = Zeroizing::new(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading passphrase file {}", path.display()))?,
+        );
+        return Ok(Zeroizing::new(
+            text.trim_end_matches(['\r', '\n']).to_owned(),
+        ));
+    }
+    match std::env::var("SIGNET_KEY_PASSPHRASE") {
+        Ok(v) if !v.is_empty() => Ok(Zeroizing::new(v)),
+        _ => Err(UsageError(
+            "no key-encryption passphrase: set SIGNET_KEY_PASSPHRASE or pass --key-passphrase-file \
+             (it protects the server's timestamp and snapshot keys at rest)"
+                .to_owned(),
+        )
+        .into()),
+    }
+}
+
+fn init_logging(format: LogFormat, level: Option<&str>) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SIGNET_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level.unwrap_or("info")));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,168 @@
+//! Interop: the docker CLI content-trust scenario in `tests/interop/docker-trust.sh`
+//! (`docker trust key generate`, `signer add/remove`, `inspect [--pretty]`, `revoke`, plus a tag
+//! signed into `targets/releases` and `targets/alice` with the Go `notary` CLI) must print the
+//! same normalized transcript against `signet server` as against the Go notary-server.
+//!
+//! Needs:
+//! * the peers: `../shared/peers/setup.sh`, `../shared/peers/start-notary.sh` (any mode) and
+//!   `../shared/peers/start-registry.sh` (docker-registry on 127.0.0.1:5000; only
+//!   `push-image.sh` uses it, docker itself talks to the trust server alone);
+//! * the docker CLI (28.x, no daemon), the Go `notary` CLI, perl, curl;
+//! * a built `signet` binary (`cargo build -p signet-cli`).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::thread;
+
+use crate::util::{self, Db, SignetServer};
+
+/// Every complete transcript starts with this block.
+const FIRST_BLOCK: &str = "== key-generate-alice\nexit=0\n";
+/// Markers that only appear when the reference run against the Go server worked end to end.
+const GO_MARKERS: &[&str] = &[
+    "Successfully added signer: bob to 127.0.0.1:5000/REPO/app",
+    "\"SignedTag\": \"v1\"",
+    "Successfully deleted signature for 127.0.0.1:5000/REPO/app:v1",
+    "Successfully removed alice from 127.0.0.1:5000/REPO/app",
+    "== inspect-pretty-missing-repo\n",
+];
+
+fn script() -> PathBuf {
+    util::workspace_root().join("tests/interop/docker-trust.sh")
+}
+
+fn expected_file() -> PathBuf {
+    util::workspace_root().join("tests/interop/expected/docker-trust.txt")
+}
+
+/// A clean per-test directory under `target/tmp/` (kept after the run for inspection).
+fn fresh_artifact_dir(test: &str) -> PathBuf {
+    let dir = util::artifact_dir(test);
+    fs::remove_dir_all(&dir).unwrap_or_else(|e| panic!("cannot clean {}: {e}", dir.display()));
+    fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    dir
+}
+
+/// Runs `docker-trust.sh SERVER CA dir/<label> <unique prefix>` and returns the transcript.
+/// Panics if the harness itself broke (exit != 0: missing tool, registry down, ...).
+fn scenario(label: &str, url: &str, ca: &Path, dir: &Path) -> String {
+    let script = script();
+    assert!(script.is_file(), "{} is missing", script.display());
+    // image 127.0.0.1:5000/<prefix>/app; the prefix is normalized to REPO in the transcript
+    let prefix = format!("it-{}", util::random_hex(6));
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg(url)
+        .arg(ca)
+        .arg(dir.join(label))
+        .arg(&prefix)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "{} {url} failed ({}); the harness broke, not the server (needs docker, notary, perl, \
+         curl and docker-registry on 127.0.0.1:5000 via ../shared/peers/start-registry.sh):\n{}",
+        script.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let transcript = String::from_utf8(out.stdout).expect("transcript is UTF-8");
+    fs::write(dir.join(format!("{label}.txt")), &transcript).expect("write transcript");
+    transcript
+}
+
+fn check_go_reference(go: &str, dir: &Path, label: &str) {
+    let missing: Vec<&str> = GO_MARKERS
+        .iter()
+        .copied()
+        .filter(|m| !go.contains(m))
+        .collect();
+    assert!(
+        go.starts_with(FIRST_BLOCK) && missing.is_empty(),
+        "the reference run against the Go notary-server did not work itself (missing {missing:?}; \
+         raw files in {}):\n{go}",
+        dir.join(label).display()
+    );
+}
+
+/// Runs the scenario against the Go server and against `server` (in parallel) and asserts that
+/// the transcripts are identical.
+fn assert_matches_go(test: &str, server: &SignetServer) {
+    let go_url = util::go_notary_url();
+    let go_ca = util::peer_certs().ca;
+    let dir = fresh_artifact_dir(test);
+
+    let (go, signet) = thread::scope(|s| {
+        let go = s.spawn(|| scenario("go", &go_url, &go_ca, &dir));
+        let signet = s.spawn(|| scenario("signet", server.url(), server.ca(), &dir));
+        let join = |h: thread::ScopedJoinHandle<'_, String>| {
+            h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+        };
+        (join(go), join(signet))
+    });
+    check_go_reference(&go, &dir, "go");
+
+    if go != signet {
+        let diff = util::unified_diff(&dir, "go.txt", &go, "signet.txt", &signet);
+        panic!(
+            "docker trust transcripts differ between the Go notary-server (---) and signet \
+             (+++).\nRaw transcripts, docker config and trust dirs: {dir}/{{go,signet}}/\n\n\
+             {diff}\nsignet server stderr (tail):\n{stderr}",
+            dir = dir.display(),
+            stderr = server.stderr_tail(6000),
+        );
+    }
+}
+
+#[test]
+fn docker_trust_matches_go_server_on_sqlite() {
+    util::go_notary_url(); // fail fast, before building state
+    let state = tempfile::Builder::new()
+        .prefix("signet-sqlite-")
+        .tempdir()
+        .expect("tempdir");
+    let server = SignetServer::start(Db::Sqlite(state.path().join("signet.db")));
+    assert_matches_go("docker_trust_matches_go_server_on_sqlite", &server);
+}
+
+/// The transcript must not depend on the run (key IDs, paths, repo prefix, server address are
+/// normalized): two runs against the Go server give the same bytes, and they equal the
+/// checked-in `tests/interop/expected/docker-trust.txt`.
+#[test]
+fn docker_trust_transcript_is_deterministic_on_go_server() {
+    let go_url = util::go_notary_url();
+    let ca = util::peer_certs().ca;
+    let dir = fresh_artifact_dir("docker_trust_transcript_is_deterministic_on_go_server");
+    let (a, b) = thread::scope(|s| {
+        let a = s.spawn(|| scenario("go-a", &go_url, &ca, &dir));
+        let b = s.spawn(|| scenario("go-b", &go_url, &ca, &dir));
+        let join = |h: thread::ScopedJoinHandle<'_, String>| {
+            h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+        };
+        (join(a), join(b))
+    });
+    check_go_reference(&a, &dir, "go-a");
+    if a != b {
+        let diff = util::unified_diff(&dir, "go-a.txt", &a, "go-b.txt", &b);
+        panic!(
+            "two runs against the Go notary-server differ: the normalization in \
+             tests/interop/docker-trust.sh misses something.\n{diff}"
+        );
+    }
+
+    let expected_path = expected_file();
+    let expected = fs::read_to_string(&expected_path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", expected_path.display()));
+    if a != expected {
+        let diff = util::unified_diff(&dir, "expected.txt", &expected, "go-a.txt", &a);
+        panic!(
+            "the Go notary-server transcript no longer matches {} (docker CLI, notary or \
+             script changed?). If the new behaviour is right, regenerate it with\n  \
+             tests/interop/docker-trust.sh https://127.0.0.1:4443 /tmp/peers/certs/ca.crt \
+             $(mktemp -d) > tests/interop/expected/docker-trust.txt\n{diff}",
+            expected_path.display()
+        );
+    }
+}

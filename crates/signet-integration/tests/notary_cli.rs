@@ -1,0 +1,121 @@
+//! Interop: the Go `notary` 0.7 CLI scenario in `tests/interop/notary-cli.sh` must print the
+//! same normalized transcript against `signet server` as against the Go notary-server.
+//!
+//! Needs the peers (`../shared/peers/setup.sh`, `../shared/peers/start-notary.sh local`), the
+//! `notary` CLI, and a built `signet` binary (`cargo build -p signet-cli`). The Postgres variant
+//! also needs the local PostgreSQL on 127.0.0.1:5432.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::thread;
+
+use crate::util::{self, Db, PgDatabase, SignetServer};
+
+/// Every complete transcript starts with this block (the Go server must get this far).
+const FIRST_BLOCK: &str = "== basic.init-publish\nexit=0\n";
+/// ... and ends with a block of this step.
+const LAST_STEP: &str = "== autoinit.list-fresh\n";
+
+/// A clean per-test directory under `target/tmp/` (kept after the run for inspection).
+fn fresh_artifact_dir(test: &str) -> PathBuf {
+    let dir = util::artifact_dir(test);
+    fs::remove_dir_all(&dir).unwrap_or_else(|e| panic!("cannot clean {}: {e}", dir.display()));
+    fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    dir
+}
+
+/// A GUN prefix nobody used before on a long-running server (normalized away in transcripts).
+fn unique_prefix() -> String {
+    format!("example.com/it-{}", util::random_hex(6))
+}
+
+/// Runs the scenario against `url` in `dir/<label>` and returns the transcript.
+fn scenario(label: &str, url: &str, ca: &Path, dir: &Path) -> String {
+    util::run_notary_cli(url, ca, &dir.join(label), &unique_prefix())
+}
+
+fn check_go_reference(go: &str, dir: &Path) {
+    assert!(
+        go.starts_with(FIRST_BLOCK) && go.contains(LAST_STEP),
+        "the reference run against the Go notary-server did not work itself (see {}):\n{go}",
+        dir.join("go").display()
+    );
+}
+
+/// Runs the scenario against the Go server and against `server` (in parallel) and asserts that
+/// the transcripts are identical.
+fn assert_matches_go(test: &str, server: &SignetServer) {
+    let go_url = util::go_notary_url();
+    let dir = fresh_artifact_dir(test);
+    let go_ca = util::peer_certs().ca;
+
+    let (go, signet) = thread::scope(|s| {
+        let go = s.spawn(|| scenario("go", &go_url, &go_ca, &dir));
+        let signet = s.spawn(|| scenario("signet", server.url(), server.ca(), &dir));
+        let join = |h: thread::ScopedJoinHandle<'_, String>| {
+            h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+        };
+        (join(go), join(signet))
+    });
+    check_go_reference(&go, &dir);
+
+    if go != signet {
+        let diff = util::unified_diff(&dir, "go.txt", &go, "signet.txt", &signet);
+        panic!(
+            "notary CLI transcripts differ between the Go notary-server (---) and signet \
+             (+++).\nRaw transcripts and trust dirs: {dir}/{{go,signet}}/\n\n{diff}\n\
+             signet server stderr (tail):\n{stderr}",
+            dir = dir.display(),
+            stderr = server.stderr_tail(6000),
+        );
+    }
+}
+
+#[test]
+fn notary_cli_matches_go_server_on_sqlite() {
+    util::go_notary_url(); // fail fast, before building state
+    let state = tempfile::Builder::new()
+        .prefix("signet-sqlite-")
+        .tempdir()
+        .expect("tempdir");
+    let server = SignetServer::start(Db::Sqlite(state.path().join("signet.db")));
+    assert_matches_go("notary_cli_matches_go_server_on_sqlite", &server);
+}
+
+#[test]
+fn notary_cli_matches_go_server_on_postgres() {
+    util::go_notary_url();
+    let db = PgDatabase::create();
+    let server = SignetServer::start(Db::Postgres(db.url().to_owned()));
+    assert_matches_go("notary_cli_matches_go_server_on_postgres", &server);
+    drop(server); // before the database is dropped
+}
+
+/// The transcript must not depend on the run (key IDs, dates, paths, GUN prefix are
+/// normalized): two runs against the Go server give the same bytes.
+#[test]
+fn notary_cli_transcript_is_deterministic_on_go_server() {
+    let go_url = util::go_notary_url();
+    let ca = util::peer_certs().ca;
+    let dir = fresh_artifact_dir("notary_cli_transcript_is_deterministic_on_go_server");
+    let (a, b) = thread::scope(|s| {
+        let a = s.spawn(|| scenario("go-a", &go_url, &ca, &dir));
+        let b = s.spawn(|| scenario("go-b", &go_url, &ca, &dir));
+        let join = |h: thread::ScopedJoinHandle<'_, String>| {
+            h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+        };
+        (join(a), join(b))
+    });
+    assert!(
+        a.starts_with(FIRST_BLOCK) && a.contains(LAST_STEP),
+        "the run against the Go notary-server did not work (see {}):\n{a}",
+        dir.join("go-a").display()
+    );
+    if a != b {
+        let diff = util::unified_diff(&dir, "go-a.txt", &a, "go-b.txt", &b);
+        panic!(
+            "two runs against the Go notary-server differ: the normalization in \
+             tests/interop/notary-cli.sh misses something.\n{diff}"
+        );
+    }
+}

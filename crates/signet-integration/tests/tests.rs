@@ -1,0 +1,3 @@
+mod docker_trust;
+mod notary_cli;
+mod util;

@@ -1,0 +1,425 @@
+//! The keys the server signs with: timestamp keys, and snapshot keys when a publisher
+//! leaves the snapshot to the server.
+//!
+//! [`KeyService`] is the one interface signing goes through. Today it has one backend,
+//! [`LocalKeys`]: keys generated here and kept in the database, each private key sealed
+//! with AES-256-GCM under a key-encryption key derived (PBKDF2-HMAC-SHA256) from an
+//! operator passphrase. A remote signer (notary-signer's gRPC API) becomes a second
+//! variant of [`KeyService`]; callers do not change.
+//!
+//! Plaintext private keys exist only in memory, are never logged, and the PKCS#8 bytes
+//! are zeroized after the key pair is built.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, RwLock};
+
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use ring::rand::{SecureRandom, SystemRandom};
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
+use signet_core::metadata::Base64Bytes;
+use signet_core::{KeyId, KeyType, PublicKey, Signature};
+use signet_store::{NewServerKey, ServerKey, Store, StoreError};
+use zeroize::Zeroizing;
+
+/// Key algorithm for keys the server creates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyAlgorithm {
+    /// ECDSA P-256 (Notary's default with notary-signer).
+    Ecdsa,
+    /// Ed25519 (Notary's "local" trust service).
+    Ed25519,
+}
+
+impl KeyAlgorithm {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Ecdsa => "ecdsa",
+            Self::Ed25519 => "ed25519",
+        }
+    }
+}
+
+/// Why a key operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The passphrase does not open this database's keys.
+    #[error("the key-encryption passphrase does not match the one this database was set up with")]
+    WrongPassphrase,
+    /// No passphrase was configured.
+    #[error(
+        "no key-encryption passphrase: set SIGNET_KEY_PASSPHRASE (or trust_service.key_passphrase_file)"
+    )]
+    NoPassphrase,
+    /// A stored key could not be decrypted or parsed.
+    #[error("stored key {key_id} is unreadable: {reason}")]
+    CorruptKey {
+        /// The key.
+        key_id: String,
+        /// What failed.
+        reason: &'static str,
+    },
+    /// Key generation or signing failed in the crypto library.
+    #[error("crypto operation failed: {0}")]
+    Crypto(&'static str),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The signing interface of the trust server.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum KeyService {
+    /// Keys held in this server's database, encrypted at rest.
+    Local(Arc<LocalKeys>),
+}
+
+impl KeyService {
+    /// A key never used to sign for (gun, role), or a new one: repeated calls before the
+    /// key is used return the same key.
+    pub async fn unused_or_create(&self, gun: &str, role: &str) -> Result<PublicKey, KeyError> {
+        match self {
+            Self::Local(k) => k.unused_or_create(gun, role).await,
+        }
+    }
+
+    /// A new key for (gun, role).
+    pub async fn create(&self, gun: &str, role: &str) -> Result<PublicKey, KeyError> {
+        match self {
+            Self::Local(k) => k.create(gun, role).await,
+        }
+    }
+
+    /// The public key if this service holds `key_id` for (gun, role).
+    pub async fn held(
+        &self,
+        gun: &str,
+        role: &str,
+        key_id: &KeyId,
+    ) -> Result<Option<PublicKey>, KeyError> {
+        match self {
+            Self::Local(k) => k.held(gun, role, key_id).await,
+        }
+    }
+
+    /// Signs `payload` with every key among `keyids` held for (gun, role). Returns no
+    /// signatures if none is held.
+    pub async fn sign_with_held(
+        &self,
+        gun: &str,
+        role: &str,
+        keyids: &[KeyId],
+        payload: &[u8],
+    ) -> Result<Vec<Signature>, KeyError> {
+        match self {
+            Self::Local(k) => k.sign_with_held(gun, role, keyids, payload).await,
+        }
+    }
+}
+
+/// Keys kept in the server's database, sealed under a key-encryption key.
+pub struct LocalKeys {
+    store: Store,
+    kek: LessSafeKey,
+    algorithm: KeyAlgorithm,
+    rng: SystemRandom,
+    cache: RwLock<HashMap<String, Arc<LoadedKey>>>,
+}
+
+struct LoadedKey {
+    gun: String,
+    role: String,
+    public: PublicKey,
+    pair: Pair,
+    used: std::sync::atomic::AtomicBool,
+}
+
+enum Pair {
+    Ecdsa(EcdsaKeyPair),
+    Ed25519(Ed25519KeyPair),
+}
+
+const KEK_SALT: &str = "kek.salt";
+const KEK_CHECK: &str = "kek.check";
+const KEK_CHECK_PLAINTEXT: &[u8] = b"signet key-encryption check v1";
+const PBKDF2_ITERATIONS: u32 = 210_000;
+const SEALED_VERSION: u8 = 1;
+
+/// DER prefix of a P-256 SubjectPublicKeyInfo; the 65-byte uncompressed point follows.
+const P256_SPKI_PREFIX: [u8; 26] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+];
+
+impl LocalKeys {
+    /// Opens the key store: derives the key-encryption key from `passphrase` and the
+    /// database's salt (created on first use), and checks it against the database's check
+    /// value, so a wrong passphrase fails here and not at the first signature.
+    pub async fn open(
+        store: Store,
+        passphrase: &[u8],
+        algorithm: KeyAlgorithm,
+    ) -> Result<Self, KeyError> {
+        if passphrase.is_empty() {
+            return Err(KeyError::NoPassphrase);
+        }
+        let rng = SystemRandom::new();
+        let mut salt = [0u8; 16];
+        rng.fill(&mut salt)
+            .map_err(|_| KeyError::Crypto("random"))?;
+        let salt = store.init_setting(KEK_SALT, &salt).await?;
+        let mut kek_bytes = Zeroizing::new([0u8; 32]);
+        let iterations = NonZeroU32::new(PBKDF2_ITERATIONS).ok_or(KeyError::Crypto("pbkdf2"))?;
+        ring::pbkdf2::derive(
+            ring::pbkdf2::PBKDF2_HMAC_SHA256,
+            iterations,
+            &salt,
+            passphrase,
+            kek_bytes.as_mut(),
+        );
+        let kek = LessSafeKey::new(
+            UnboundKey::new(&AES_256_GCM, kek_bytes.as_ref())
+                .map_err(|_| KeyError::Crypto("aead key"))?,
+        );
+        let keys = Self {
+            store,
+            kek,
+            algorithm,
+            rng,
+            cache: RwLock::new(HashMap::new()),
+        };
+        let check = keys.seal(KEK_CHECK, KEK_CHECK_PLAINTEXT)?;
+        let stored = keys.store.init_setting(KEK_CHECK, &check).await?;
+        match keys.open_sealed(KEK_CHECK, &stored) {
+            Some(p) if p.as_slice() == KEK_CHECK_PLAINTEXT => Ok(keys),
+            _ => Err(KeyError::WrongPassphrase),
+        }
+    }
+
+    fn seal(&self, context: &str, plaintext: &[u8]) -> Result<Vec<u8>, KeyError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        self.rng
+            .fill(&mut nonce)
+            .map_err(|_| KeyError::Crypto("random"))?;
+        let mut buf = plaintext.to_vec();
+        self.kek
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(context.as_bytes()),
+                &mut buf,
+            )
+            .map_err(|_| KeyError::Crypto("seal"))?;
+        let mut out = Vec::with_capacity(1 + NONCE_LEN + buf.len());
+        out.push(SEALED_VERSION);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&buf);
+        Ok(out)
+    }
+
+    fn open_sealed(&self, context: &str, sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        let (&version, rest) = sealed.split_first()?;
+        if version != SEALED_VERSION || rest.len() < NONCE_LEN {
+            return None;
+        }
+        let (nonce, ct) = rest.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let mut buf = Zeroizing::new(ct.to_vec());
+        let len = self
+            .kek
+            .open_in_place(nonce, Aad::from(context.as_bytes()), buf.as_mut_slice())
+            .ok()?
+            .len();
+        buf.truncate(len);
+        Some(buf)
+    }
+
+    async fn unused_or_create(&self, gun: &str, role: &str) -> Result<PublicKey, KeyError> {
+        if let Some(k) = self
+            .store
+            .unused_key(gun, role, self.algorithm.as_str())
+            .await?
+        {
+            return Ok(self.load(&k)?.public.clone());
+        }
+        self.create(gun, role).await?;
+        // Racing creators agree on the lowest unused key.
+        match self
+            .store
+            .unused_key(gun, role, self.algorithm.as_str())
+            .await?
+        {
+            Some(k) => Ok(self.load(&k)?.public.clone()),
+            None => Err(KeyError::Crypto("created key vanished")),
+        }
+    }
+
+    async fn create(&self, gun: &str, role: &str) -> Result<PublicKey, KeyError> {
+        let pkcs8 = Zeroizing::new(match self.algorithm {
+            KeyAlgorithm::Ecdsa => {
+                EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &self.rng)
+                    .map_err(|_| KeyError::Crypto("generate ecdsa"))?
+                    .as_ref()
+                    .to_vec()
+            }
+            KeyAlgorithm::Ed25519 => Ed25519KeyPair::generate_pkcs8(&self.rng)
+                .map_err(|_| KeyError::Crypto("generate ed25519"))?
+                .as_ref()
+                .to_vec(),
+        });
+        let (public, _) = self.pair_from_pkcs8(self.algorithm, &pkcs8)?;
+        let key_id = public.id().as_str().to_owned();
+        let sealed = self.seal(&seal_context(&key_id, gun, role), &pkcs8)?;
+        self.store
+            .insert_key(&NewServerKey {
+                key_id,
+                gun: gun.to_owned(),
+                role: role.to_owned(),
+                algorithm: self.algorithm.as_str().to_owned(),
+                public: public.public_bytes().to_vec(),
+                private: sealed,
+            })
+            .await?;
+        Ok(public)
+    }
+
+    fn pair_from_pkcs8(
+        &self,
+        algorithm: KeyAlgorithm,
+        pkcs8: &[u8],
+    ) -> Result<(PublicKey, Pair), KeyError> {
+        match algorithm {
+            KeyAlgorithm::Ecdsa => {
+                let pair =
+                    EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8, &self.rng)
+                        .map_err(|_| KeyError::Crypto("parse ecdsa key"))?;
+                let mut spki = P256_SPKI_PREFIX.to_vec();
+                spki.extend_from_slice(pair.public_key().as_ref());
+                Ok((PublicKey::new(KeyType::Ecdsa, spki), Pair::Ecdsa(pair)))
+            }
+            KeyAlgorithm::Ed25519 => {
+                let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8)
+                    .map_err(|_| KeyError::Crypto("parse ed25519 key"))?;
+                let public = PublicKey::new(KeyType::Ed25519, pair.public_key().as_ref().to_vec());
+                Ok((public, Pair::Ed25519(pair)))
+            }
+        }
+    }
+
+    fn load(&self, row: &ServerKey) -> Result<Arc<LoadedKey>, KeyError> {
+        if let Some(k) = self
+            .cache
+            .read()
+            .ok()
+            .and_then(|c| c.get(&row.key_id).cloned())
+        {
+            return Ok(k);
+        }
+        let corrupt = |reason| KeyError::CorruptKey {
+            key_id: row.key_id.clone(),
+            reason,
+        };
+        let algorithm = match row.algorithm.as_str() {
+            "ecdsa" => KeyAlgorithm::Ecdsa,
+            "ed25519" => KeyAlgorithm::Ed25519,
+            _ => return Err(corrupt("unknown algorithm")),
+        };
+        let pkcs8 = self
+            .open_sealed(
+                &seal_context(&row.key_id, &row.gun, &row.role),
+                &row.private,
+            )
+            .ok_or_else(|| corrupt("cannot decrypt"))?;
+        let (public, pair) = self.pair_from_pkcs8(algorithm, &pkcs8)?;
+        if public.id().as_str() != row.key_id {
+            return Err(corrupt("key ID does not match the key"));
+        }
+        let loaded = Arc::new(LoadedKey {
+            gun: row.gun.clone(),
+            role: row.role.clone(),
+            public,
+            pair,
+            used: std::sync::atomic::AtomicBool::new(row.last_used.is_some()),
+        });
+        if let Ok(mut c) = self.cache.write() {
+            c.insert(row.key_id.clone(), loaded.clone());
+        }
+        Ok(loaded)
+    }
+
+    async fn held_key(
+        &self,
+        gun: &str,
+        role: &str,
+        key_id: &KeyId,
+    ) -> Result<Option<Arc<LoadedKey>>, KeyError> {
+        let cached = self
+            .cache
+            .read()
+            .ok()
+            .and_then(|c| c.get(key_id.as_str()).cloned());
+        let key = match cached {
+            Some(k) => k,
+            None => match self.store.key(key_id.as_str()).await? {
+                Some(row) => self.load(&row)?,
+                None => return Ok(None),
+            },
+        };
+        // A key only ever signs for the repository and role it was made for.
+        Ok((key.gun == gun && key.role == role).then_some(key))
+    }
+
+    async fn held(
+        &self,
+        gun: &str,
+        role: &str,
+        key_id: &KeyId,
+    ) -> Result<Option<PublicKey>, KeyError> {
+        Ok(self
+            .held_key(gun, role, key_id)
+            .await?
+            .map(|k| k.public.clone()))
+    }
+
+    async fn sign_with_held(
+        &self,
+        gun: &str,
+        role: &str,
+        keyids: &[KeyId],
+        payload: &[u8],
+    ) -> Result<Vec<Signature>, KeyError> {
+        let mut sigs = Vec::new();
+        for id in keyids {
+            let Some(key) = self.held_key(gun, role, id).await? else {
+                continue;
+            };
+            let (method, sig) = match &key.pair {
+                Pair::Ecdsa(p) => (
+                    "ecdsa",
+                    p.sign(&self.rng, payload)
+                        .map_err(|_| KeyError::Crypto("ecdsa sign"))?
+                        .as_ref()
+                        .to_vec(),
+                ),
+                Pair::Ed25519(p) => ("eddsa", p.sign(payload).as_ref().to_vec()),
+            };
+            if !key.used.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                self.store.mark_key_used(id.as_str()).await?;
+            }
+            sigs.push(Signature {
+                keyid: id.clone(),
+                method: method.to_owned(),
+                sig: Base64Bytes(sig),
+            });
+        }
+        Ok(sigs)
+    }
+}
+
+/// Binds a sealed key to its ID, repository and role: a ciphertext moved to another row
+/// fails to open.
+fn seal_context(key_id: &str, gun: &str, role: &str) -> String {
+    format!("signet-server-key\0{key_id}\0{gun}\0{role}")
+}

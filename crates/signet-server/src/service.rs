@@ -1,0 +1,435 @@
+//! The trust service: what each API call does, independent of HTTP.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use bytes::Bytes;
+use signet_core::encoding::hex_encode;
+use signet_core::update::{SnapshotPlan, snapshot_for, timestamp_for, timestamp_is_stale};
+use signet_core::{
+    PublicKey, RepoState, RingVerifier, RoleName, Root, Signed, Snapshot, Timestamp, UnixTime,
+    UpdateError, Upload, validate_update,
+};
+use signet_store::{Backend, Change, NewRecord, Store, StoreError, UnixMicros};
+
+use crate::clock::Clock;
+use crate::error::ApiError;
+use crate::keys::{KeyError, KeyService};
+
+/// One stored file as served: exact bytes and when it was written.
+#[derive(Clone, Debug)]
+pub struct Served {
+    /// The exact stored bytes.
+    pub bytes: Bytes,
+    /// Last-Modified time.
+    pub modified: UnixMicros,
+}
+
+/// The current timestamp and snapshot of one GUN, with what the snapshot lists.
+#[derive(Debug)]
+struct CurrentView {
+    timestamp: Served,
+    snapshot: Served,
+    /// role → sha256 hex, from the snapshot's meta.
+    roles: HashMap<String, String>,
+    /// The view must be rebuilt (and maybe re-signed) from this instant on.
+    valid_until: UnixTime,
+}
+
+/// Most GUNs whose current view is cached; the cache is dropped whole beyond this.
+const MAX_CACHED_GUNS: usize = 10_000;
+/// Attempts to re-sign an expired timestamp when other writers race us.
+const RESIGN_ATTEMPTS: usize = 3;
+
+/// The server's behaviour.
+pub struct TrustService {
+    store: Store,
+    keys: KeyService,
+    clock: Clock,
+    /// Cached current views; only used where this process sees every write (SQLite).
+    views: Option<RwLock<HashMap<String, Arc<CurrentView>>>>,
+}
+
+impl TrustService {
+    /// A service over `store`, signing with `keys`.
+    pub fn new(store: Store, keys: KeyService, clock: Clock) -> Self {
+        // With PostgreSQL other replicas write too, so every read goes to the database.
+        let views = (store.backend() == Backend::Sqlite).then(|| RwLock::new(HashMap::new()));
+        Self {
+            store,
+            keys,
+            clock,
+            views,
+        }
+    }
+
+    /// Now, by the service's clock.
+    pub fn now(&self) -> UnixTime {
+        self.clock.now()
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn invalidate(&self, gun: &str) {
+        if let Some(views) = &self.views
+            && let Ok(mut v) = views.write()
+        {
+            v.remove(gun);
+        }
+    }
+
+    /// Current metadata of `role`: the timestamp (re-signed if expired), the snapshot it
+    /// names, or the version of another role the current snapshot names.
+    pub async fn current(&self, gun: &str, role: &str) -> Result<Option<Served>, ApiError> {
+        let Some(view) = self.current_view(gun).await? else {
+            return Ok(None);
+        };
+        match role {
+            "timestamp" => Ok(Some(view.timestamp.clone())),
+            "snapshot" => Ok(Some(view.snapshot.clone())),
+            _ => {
+                let Some(sum) = view.roles.get(role) else {
+                    return Ok(None);
+                };
+                self.by_checksum(gun, role, sum).await
+            }
+        }
+    }
+
+    /// A role by sha256 of its bytes.
+    pub async fn by_checksum(
+        &self,
+        gun: &str,
+        role: &str,
+        sha256_hex: &str,
+    ) -> Result<Option<Served>, ApiError> {
+        Ok(self
+            .store
+            .by_checksum(gun, role, sha256_hex)
+            .await
+            .map_err(internal)?
+            .map(|r| Served {
+                bytes: Bytes::from(r.data),
+                modified: r.created_at,
+            }))
+    }
+
+    /// A role by version.
+    pub async fn by_version(
+        &self,
+        gun: &str,
+        role: &str,
+        version: u64,
+    ) -> Result<Option<Served>, ApiError> {
+        Ok(self
+            .store
+            .by_version(gun, role, version)
+            .await
+            .map_err(internal)?
+            .map(|r| Served {
+                bytes: Bytes::from(r.data),
+                modified: r.created_at,
+            }))
+    }
+
+    async fn current_view(&self, gun: &str) -> Result<Option<Arc<CurrentView>>, ApiError> {
+        let now = self.clock.now();
+        if let Some(views) = &self.views
+            && let Some(v) = views.read().ok().and_then(|m| m.get(gun).cloned())
+            && now < v.valid_until
+        {
+            return Ok(Some(v));
+        }
+        for _ in 0..RESIGN_ATTEMPTS {
+            match self.load_view(gun, now).await {
+                Err(ApiError::Version) => continue, // another writer re-signed first; reload
+                Ok(Some(view)) => {
+                    let view = Arc::new(view);
+                    if let Some(views) = &self.views
+                        && let Ok(mut m) = views.write()
+                    {
+                        if m.len() >= MAX_CACHED_GUNS {
+                            m.clear();
+                        }
+                        m.insert(gun.to_owned(), view.clone());
+                    }
+                    return Ok(Some(view));
+                }
+                other => return other.map(|v| v.map(Arc::new)),
+            }
+        }
+        Err(ApiError::Internal(format!(
+            "could not refresh the timestamp of {gun}: writers kept racing"
+        )))
+    }
+
+    /// Reads the current timestamp and snapshot; signs a new snapshot if it expired (and
+    /// the server holds its key) and a new timestamp if it expired or is stale.
+    async fn load_view(&self, gun: &str, now: UnixTime) -> Result<Option<CurrentView>, ApiError> {
+        let Some(ts_row) = self
+            .store
+            .latest(gun, "timestamp")
+            .await
+            .map_err(internal)?
+        else {
+            return Ok(None);
+        };
+        let ts = Signed::<Timestamp>::from_bytes(&ts_row.data).map_err(corrupt)?;
+        let snap_row = match ts.signed.meta.get("snapshot").and_then(|m| m.sha256()) {
+            Some(sum) => self
+                .store
+                .by_checksum(gun, "snapshot", &hex_encode(sum))
+                .await
+                .map_err(internal)?,
+            None => None,
+        };
+        let snap_row = match snap_row {
+            Some(r) => r,
+            None => self
+                .store
+                .latest(gun, "snapshot")
+                .await
+                .map_err(internal)?
+                .ok_or_else(|| {
+                    ApiError::Internal(format!("{gun} has a timestamp but no snapshot"))
+                })?,
+        };
+        let mut snapshot = Signed::<Snapshot>::from_bytes(&snap_row.data).map_err(corrupt)?;
+        let mut snapshot_served = Served {
+            bytes: Bytes::from(snap_row.data),
+            modified: snap_row.updated_at,
+        };
+        let mut timestamp = ts;
+        let mut timestamp_served = Served {
+            bytes: Bytes::from(ts_row.data),
+            modified: ts_row.updated_at,
+        };
+
+        let mut writes = Vec::new();
+        let snapshot_expired = snapshot.expires().is_expired(now);
+        if snapshot_expired || timestamp_is_stale(&timestamp.signed, &snapshot_served.bytes, now) {
+            let root = self.current_root(gun).await?;
+            if snapshot_expired {
+                let draft =
+                    snapshot_for(&root.signed, Some(&snapshot.signed), [], now).map_err(corrupt)?;
+                let sigs = self
+                    .keys
+                    .sign_with_held(gun, "snapshot", &draft.keyids, draft.payload())
+                    .await
+                    .map_err(key_err)?;
+                if sigs.is_empty() {
+                    return Err(ApiError::Internal(format!(
+                        "snapshot of {gun} expired and the server does not hold its key"
+                    )));
+                }
+                snapshot = draft.assemble(&sigs);
+                writes.push(record(
+                    RoleName::snapshot(),
+                    snapshot.version(),
+                    snapshot.bytes(),
+                ));
+            }
+            let draft = timestamp_for(&root.signed, Some(&timestamp.signed), snapshot.bytes(), now)
+                .map_err(corrupt)?;
+            let sigs = self
+                .keys
+                .sign_with_held(gun, "timestamp", &draft.keyids, draft.payload())
+                .await
+                .map_err(key_err)?;
+            if sigs.is_empty() {
+                return Err(ApiError::Internal(format!(
+                    "the server holds no timestamp key of {gun}"
+                )));
+            }
+            timestamp = draft.assemble(&sigs);
+            writes.push(record(
+                RoleName::timestamp(),
+                timestamp.version(),
+                timestamp.bytes(),
+            ));
+            self.store.update(gun, &writes).await.map_err(store_err)?;
+            let modified = UnixMicros::now();
+            snapshot_served = Served {
+                bytes: Bytes::copy_from_slice(snapshot.bytes()),
+                modified: if snapshot_expired {
+                    modified
+                } else {
+                    snapshot_served.modified
+                },
+            };
+            timestamp_served = Served {
+                bytes: Bytes::copy_from_slice(timestamp.bytes()),
+                modified,
+            };
+        }
+        let roles = snapshot
+            .signed
+            .meta
+            .iter()
+            .filter_map(|(role, m)| Some((role.clone(), hex_encode(m.sha256()?))))
+            .collect();
+        let valid_until = timestamp
+            .expires()
+            .instant()
+            .min(snapshot.expires().instant());
+        Ok(Some(CurrentView {
+            timestamp: timestamp_served,
+            snapshot: snapshot_served,
+            roles,
+            valid_until,
+        }))
+    }
+
+    async fn current_root(&self, gun: &str) -> Result<Signed<Root>, ApiError> {
+        let row = self
+            .store
+            .latest(gun, "root")
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| ApiError::Internal(format!("{gun} has no root")))?;
+        Signed::<Root>::from_bytes(&row.data).map_err(corrupt)
+    }
+
+    /// Validates and applies an update atomically: uploaded roles, plus the snapshot (if
+    /// the server signs it) and a new timestamp, in one transaction.
+    pub async fn update(&self, gun: &str, uploads: Vec<Upload>) -> Result<(), ApiError> {
+        let now = self.clock.now();
+        let rows = self.store.latest_all(gun).await.map_err(internal)?;
+        let state =
+            RepoState::from_files(rows.iter().map(|r| (r.role.as_str(), r.data.as_slice())))
+                .map_err(corrupt)?;
+        let update = validate_update(gun, &state, uploads, now, &RingVerifier)?;
+        let mut records: Vec<NewRecord> = update
+            .files
+            .iter()
+            .map(|(role, version, bytes)| NewRecord {
+                role: role.as_str().to_owned(),
+                version: *version,
+                data: bytes.clone(),
+            })
+            .collect();
+        let snapshot_bytes = match update.snapshot {
+            SnapshotPlan::Uploaded(s) => s.bytes().to_vec(),
+            SnapshotPlan::Sign(draft) => {
+                let sigs = self
+                    .keys
+                    .sign_with_held(gun, "snapshot", &draft.keyids, draft.payload())
+                    .await
+                    .map_err(key_err)?;
+                if sigs.is_empty() {
+                    return Err(UpdateError::BadHierarchy {
+                        missing: "snapshot".to_owned(),
+                        msg: "no snapshot was included in update and server does not hold current snapshot key for repository"
+                            .to_owned(),
+                    }
+                    .into());
+                }
+                let signed = draft.assemble(&sigs);
+                records.push(record(
+                    RoleName::snapshot(),
+                    signed.version(),
+                    signed.bytes(),
+                ));
+                signed.bytes().to_vec()
+            }
+        };
+        let draft = timestamp_for(
+            &update.root.signed,
+            state.timestamp.as_ref().map(|t| &t.signed),
+            &snapshot_bytes,
+            now,
+        )
+        .map_err(corrupt)?;
+        let sigs = self
+            .keys
+            .sign_with_held(gun, "timestamp", &draft.keyids, draft.payload())
+            .await
+            .map_err(key_err)?;
+        if sigs.is_empty() {
+            return Err(
+                UpdateError::BadRoot("no  timestamp keys exist on the server".to_owned()).into(),
+            );
+        }
+        let ts = draft.assemble(&sigs);
+        records.push(record(RoleName::timestamp(), ts.version(), ts.bytes()));
+        let result = self.store.update(gun, &records).await.map_err(store_err);
+        self.invalidate(gun);
+        result
+    }
+
+    /// Deletes every version of every role of `gun`. Server keys are kept.
+    pub async fn delete(&self, gun: &str) -> Result<(), ApiError> {
+        let result = self.store.delete(gun).await.map(|_| ()).map_err(internal);
+        self.invalidate(gun);
+        result
+    }
+
+    /// The server's key for `role`: the first key current root lists that the server
+    /// holds, else an unused key (created if needed).
+    pub async fn key(&self, gun: &str, role: &str) -> Result<PublicKey, ApiError> {
+        if let Some(row) = self.store.latest(gun, "root").await.map_err(internal)? {
+            let root = Signed::<Root>::from_bytes(&row.data).map_err(corrupt)?;
+            if let Some(keys) = root.signed.roles.get(role) {
+                for id in &keys.keyids {
+                    if let Some(k) = self.keys.held(gun, role, id).await.map_err(key_err)? {
+                        return Ok(k);
+                    }
+                }
+            }
+        }
+        self.keys.unused_or_create(gun, role).await.map_err(key_err)
+    }
+
+    /// A new key for `role`, effective once a root listing it is uploaded.
+    pub async fn rotate_key(&self, gun: &str, role: &str) -> Result<PublicKey, ApiError> {
+        self.keys.create(gun, role).await.map_err(key_err)
+    }
+
+    /// Changefeed records.
+    pub async fn changefeed(
+        &self,
+        gun: Option<&str>,
+        change_id: i64,
+        records: i64,
+    ) -> Result<Vec<Change>, ApiError> {
+        self.store
+            .changefeed(gun, change_id, records)
+            .await
+            .map_err(internal)
+    }
+
+    /// Whether the database answers.
+    pub async fn health(&self) -> Result<(), StoreError> {
+        self.store.health().await
+    }
+}
+
+fn record(role: RoleName, version: u64, bytes: &[u8]) -> NewRecord {
+    NewRecord {
+        role: role.as_str().to_owned(),
+        version,
+        data: bytes.to_vec(),
+    }
+}
+
+fn internal(e: StoreError) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+fn store_err(e: StoreError) -> ApiError {
+    match e {
+        StoreError::VersionConflict { .. } => ApiError::Version,
+        other => ApiError::Updating(other.to_string()),
+    }
+}
+
+fn corrupt(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(format!("stored metadata is unreadable: {e}"))
+}
+
+fn key_err(e: KeyError) -> ApiError {
+    ApiError::Internal(e.to_string())
+}

@@ -1,0 +1,945 @@
+//! Storage for the Signet trust server: TUF metadata versions, the changefeed, server-held signing
+//! keys (encrypted by the caller) and a few settings, on SQLite or PostgreSQL.
+//!
+//! This is the Rust counterpart of Notary's `server/storage` SQL backend (`sqldb.go`): one row per
+//! stored version of every role of every repository (GUN), stored exactly as uploaded and served
+//! back byte for byte, plus Notary 0.7's changefeed.
+//!
+//! # Non-goals
+//!
+//! * No TUF validation: the caller checks signatures, hierarchy and versions' meaning; this crate
+//!   only enforces that versions of a role strictly increase.
+//! * No cryptography on keys: private keys arrive encrypted and leave encrypted.
+//! * No MySQL or RethinkDB, no soft deletes, no `query!` macros (all SQL is checked by the tests
+//!   against both backends instead).
+//!
+//! # Concurrency
+//!
+//! [`Store::update`] and [`Store::delete`] are atomic. On SQLite all writes go through one
+//! connection and run under `BEGIN IMMEDIATE`, so writers queue instead of failing with
+//! `SQLITE_BUSY`. On PostgreSQL a writer takes a transaction-scoped advisory lock on the GUN before
+//! checking versions, so two servers sharing a database see each other's commits; the unique index
+//! on `(gun, role, version)` is the backstop, and its violation is reported as
+//! [`StoreError::VersionConflict`] as well. Changefeed rows take a second, global advisory lock just
+//! before they are written, so their ids become visible in increasing order and a reader paging
+//! by id never skips a change.
+//!
+//! # Example
+//!
+//! ```
+//! use signet_store::{NewRecord, Store, StoreError};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), StoreError> {
+//! let store = Store::connect("sqlite::memory:").await?;
+//! let timestamp = NewRecord { role: "timestamp".into(), version: 1, data: b"{}".to_vec() };
+//! store.update("example.com/app", &[timestamp.clone()]).await?;
+//!
+//! let latest = store.latest("example.com/app", "timestamp").await?.expect("just stored");
+//! assert_eq!(latest.data, b"{}");
+//!
+//! // Storing the same version again is rejected and changes nothing.
+//! let err = store.update("example.com/app", &[timestamp]).await.unwrap_err();
+//! assert!(matches!(err, StoreError::VersionConflict { version: 1, .. }));
+//!
+//! // Every stored timestamp is one changefeed entry.
+//! let changes = store.changefeed(None, 0, 100).await?;
+//! assert_eq!(changes.len(), 1);
+//! # Ok(())
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod error;
+mod model;
+mod schema;
+mod url;
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::str::FromStr;
+use std::time::Duration;
+
+use ring::digest;
+use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use sqlx::{Database, Transaction};
+
+use crate::error::TxError;
+pub use crate::error::{Backend, StoreError};
+pub use crate::model::{
+    Change, ChangeCategory, MetaRecord, NewRecord, NewServerKey, ServerKey, UnixMicros,
+};
+use crate::model::{change_from_row, key_from_row, meta_from_row, setting_from_row};
+use crate::url::DbUrl;
+
+/// How long an SQLite connection waits for another process's write lock before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Read connections per SQLite file (WAL readers never block the writer).
+const SQLITE_READERS: u32 = 8;
+/// Connections per PostgreSQL pool.
+const POSTGRES_CONNECTIONS: u32 = 16;
+/// How long an operation waits for a free pooled connection.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The role whose stored versions produce changefeed entries.
+const TIMESTAMP_ROLE: &str = "timestamp";
+
+const META_COLUMNS_LATEST: &str = "SELECT gun, role, version, sha256, data, created_at, updated_at
+FROM tuf_files WHERE gun = $1 AND role = $2 ORDER BY version DESC LIMIT 1";
+const META_BY_VERSION: &str = "SELECT gun, role, version, sha256, data, created_at, updated_at
+FROM tuf_files WHERE gun = $1 AND role = $2 AND version = $3";
+// Notary's gorm `First` orders by primary key, i.e. the oldest matching row wins.
+const META_BY_CHECKSUM: &str = "SELECT gun, role, version, sha256, data, created_at, updated_at
+FROM tuf_files WHERE gun = $1 AND role = $2 AND sha256 = $3 ORDER BY id ASC LIMIT 1";
+const META_LATEST_ALL: &str =
+    "SELECT t.gun, t.role, t.version, t.sha256, t.data, t.created_at, t.updated_at
+FROM tuf_files t
+WHERE t.gun = $1
+  AND t.version = (SELECT MAX(m.version) FROM tuf_files m WHERE m.gun = t.gun AND m.role = t.role)";
+const META_NEWEST_AT_LEAST: &str =
+    "SELECT version FROM tuf_files WHERE gun = $1 AND role = $2 AND version >= $3
+ORDER BY version DESC LIMIT 1";
+const META_INSERT: &str =
+    "INSERT INTO tuf_files (gun, role, version, sha256, data, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $6)";
+const META_DELETE: &str = "DELETE FROM tuf_files WHERE gun = $1";
+
+const CHANGE_INSERT: &str = "INSERT INTO changefeed (created_at, gun, version, sha256, category) VALUES ($1, $2, $3, $4, $5)";
+const CHANGES_AFTER: &str = "SELECT id, created_at, gun, version, sha256, category
+FROM changefeed WHERE id > $1 ORDER BY id ASC LIMIT $2";
+const CHANGES_AFTER_FOR_GUN: &str = "SELECT id, created_at, gun, version, sha256, category
+FROM changefeed WHERE id > $1 AND gun = $3 ORDER BY id ASC LIMIT $2";
+const CHANGES_BEFORE: &str = "SELECT id, created_at, gun, version, sha256, category
+FROM changefeed WHERE id < $1 ORDER BY id DESC LIMIT $2";
+const CHANGES_BEFORE_FOR_GUN: &str = "SELECT id, created_at, gun, version, sha256, category
+FROM changefeed WHERE id < $1 AND gun = $3 ORDER BY id DESC LIMIT $2";
+
+const KEY_COLUMNS_BY_ID: &str =
+    "SELECT key_id, gun, role, algorithm, public_key, private_key, created_at, last_used
+FROM server_keys WHERE key_id = $1";
+const KEYS_UNUSED: &str =
+    "SELECT key_id, gun, role, algorithm, public_key, private_key, created_at, last_used
+FROM server_keys WHERE gun = $1 AND role = $2 AND algorithm = $3 AND last_used IS NULL";
+const KEYS_FOR: &str =
+    "SELECT key_id, gun, role, algorithm, public_key, private_key, created_at, last_used
+FROM server_keys WHERE gun = $1 AND role = $2 ORDER BY id ASC";
+const KEY_INSERT: &str = "INSERT INTO server_keys
+(key_id, gun, role, algorithm, public_key, private_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+const KEY_MARK_USED: &str =
+    "UPDATE server_keys SET last_used = $1 WHERE key_id = $2 AND last_used IS NULL";
+
+const SETTING_SELECT: &str = "SELECT value FROM signet_settings WHERE name = $1";
+const SETTING_INSERT: &str =
+    "INSERT INTO signet_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING";
+
+/// A connection pool to the Signet database. Cheap to clone; clones share the pool.
+#[derive(Clone, Debug)]
+pub struct Store {
+    inner: Inner,
+}
+
+#[derive(Clone, Debug)]
+enum Inner {
+    /// `write` has exactly one connection, so writers in this process queue in the pool rather
+    /// than on SQLite's lock. For `sqlite::memory:` both are the same single-connection pool.
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+/// Runs `$body` (an `async` block body returning `Result<_, sqlx::Error>`) with `$pool` bound to
+/// the backend's read pool, and classifies the error for operation `$op`.
+macro_rules! with_reader {
+    ($store:expr, $op:literal, |$pool:ident| $body:block) => {{
+        let store: &Store = $store;
+        let result: Result<_, sqlx::Error> = match &store.inner {
+            Inner::Sqlite { read: $pool, .. } => async $body.await,
+            Inner::Postgres($pool) => async $body.await,
+        };
+        result.map_err(|err| StoreError::from_sqlx(store.backend(), $op, err))
+    }};
+}
+
+/// Runs `$body` (an `async` block body returning `Result<_, TxError>`) in a write transaction with
+/// `$tx: &mut Transaction`; commits on `Ok`, rolls back on `Err`.
+macro_rules! in_write_tx {
+    ($store:expr, $op:literal, |$tx:ident| $body:block) => {{
+        let store: &Store = $store;
+        let backend = store.backend();
+        match &store.inner {
+            Inner::Sqlite { write, .. } => {
+                let mut tx = write
+                    .begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .map_err(|err| StoreError::from_sqlx(backend, $op, err))?;
+                let result: Result<_, TxError> = {
+                    let $tx = &mut tx;
+                    async move $body.await
+                };
+                finish(tx, result, backend, $op).await
+            }
+            Inner::Postgres(pool) => {
+                let mut tx = pool
+                    .begin()
+                    .await
+                    .map_err(|err| StoreError::from_sqlx(backend, $op, err))?;
+                let result: Result<_, TxError> = {
+                    let $tx = &mut tx;
+                    async move $body.await
+                };
+                finish(tx, result, backend, $op).await
+            }
+        }
+    }};
+}
+
+impl Store {
+    /// Connects to the database at `url` and creates the schema if it is missing.
+    ///
+    /// URL forms:
+    /// * `sqlite:///abs/path.db`, `sqlite://relative.db` or `sqlite:relative.db` (relative to the
+    ///   current directory at the time of the call). A missing file is created with mode 0600.
+    ///   The connection uses WAL, a 5 s busy timeout and foreign keys.
+    /// * `sqlite::memory:` — a private in-memory database on a single connection, for tests.
+    /// * `postgres://user[:password]@host[:port]/db[?params]` and `postgresql://…`, with
+    ///   `sqlx`'s parameters (e.g. `sslmode`).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::InvalidUrl`] for an unusable URL, [`StoreError::Unavailable`] if the
+    /// database cannot be opened or reached, [`StoreError::SchemaTooNew`] if a newer Signet created
+    /// the schema, [`StoreError::Database`] if creating the schema fails.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let store = match DbUrl::parse(url)? {
+            DbUrl::SqliteMemory => {
+                let options = SqliteConnectOptions::from_str("sqlite::memory:")
+                    .map_err(|err| unavailable(Backend::Sqlite, err))?
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                    .foreign_keys(true);
+                // The database lives exactly as long as its only connection, so keep it forever.
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_with(options)
+                    .await
+                    .map_err(|err| unavailable(Backend::Sqlite, err))?;
+                Self {
+                    inner: Inner::Sqlite {
+                        read: pool.clone(),
+                        write: pool,
+                    },
+                }
+            }
+            DbUrl::SqliteFile(path) => {
+                create_private_file(&path)
+                    .map_err(|err| unavailable(Backend::Sqlite, sqlx::Error::Io(err)))?;
+                let options = SqliteConnectOptions::new()
+                    .filename(&path)
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                    .foreign_keys(true);
+                // The writer connects first so it is the one switching the file to WAL.
+                let write = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_with(options.clone())
+                    .await
+                    .map_err(|err| unavailable(Backend::Sqlite, err))?;
+                let read = SqlitePoolOptions::new()
+                    .max_connections(SQLITE_READERS)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_with(options)
+                    .await
+                    .map_err(|err| unavailable(Backend::Sqlite, err))?;
+                Self {
+                    inner: Inner::Sqlite { read, write },
+                }
+            }
+            DbUrl::Postgres(options) => {
+                let pool = PgPoolOptions::new()
+                    .max_connections(POSTGRES_CONNECTIONS)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_with((*options).application_name("signet"))
+                    .await
+                    .map_err(|err| unavailable(Backend::Postgres, err))?;
+                Self {
+                    inner: Inner::Postgres(pool),
+                }
+            }
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Which backend this store uses.
+    pub fn backend(&self) -> Backend {
+        match self.inner {
+            Inner::Sqlite { .. } => Backend::Sqlite,
+            Inner::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Checks that the database answers (`SELECT 1`).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] (or [`StoreError::Database`]) if it does not.
+    pub async fn health(&self) -> Result<(), StoreError> {
+        with_reader!(self, "health", |pool| {
+            sqlx::query("SELECT 1").execute(pool).await?;
+            Ok(())
+        })
+    }
+
+    /// Closes all pooled connections; later calls fail with [`StoreError::Unavailable`].
+    /// Dropping every clone of the store has the same effect, without waiting.
+    pub async fn close(&self) {
+        match &self.inner {
+            Inner::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Inner::Postgres(pool) => pool.close().await,
+        }
+    }
+
+    /// The highest stored version of `role` in `gun` (Notary `GetCurrent`).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] or [`StoreError::Database`].
+    pub async fn latest(&self, gun: &str, role: &str) -> Result<Option<MetaRecord>, StoreError> {
+        with_reader!(self, "latest", |pool| {
+            let row = sqlx::query(META_COLUMNS_LATEST)
+                .bind(gun)
+                .bind(role)
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(meta_from_row).transpose()
+        })
+    }
+
+    /// The stored `version` of `role` in `gun` (Notary `GetVersion`).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] or [`StoreError::Database`].
+    pub async fn by_version(
+        &self,
+        gun: &str,
+        role: &str,
+        version: u64,
+    ) -> Result<Option<MetaRecord>, StoreError> {
+        // Versions above i64::MAX can never have been stored.
+        let Ok(version) = i64::try_from(version) else {
+            return Ok(None);
+        };
+        with_reader!(self, "by_version", |pool| {
+            let row = sqlx::query(META_BY_VERSION)
+                .bind(gun)
+                .bind(role)
+                .bind(version)
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(meta_from_row).transpose()
+        })
+    }
+
+    /// The stored version of `role` in `gun` whose SHA-256 is `sha256_hex` (Notary `GetChecksum`).
+    /// The comparison is exact; stored checksums are lower-case hex. If several versions have the
+    /// same bytes, the first stored one is returned.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] or [`StoreError::Database`].
+    pub async fn by_checksum(
+        &self,
+        gun: &str,
+        role: &str,
+        sha256_hex: &str,
+    ) -> Result<Option<MetaRecord>, StoreError> {
+        with_reader!(self, "by_checksum", |pool| {
+            let row = sqlx::query(META_BY_CHECKSUM)
+                .bind(gun)
+                .bind(role)
+                .bind(sha256_hex)
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(meta_from_row).transpose()
+        })
+    }
+
+    /// The latest version of every role stored for `gun`, in one query, sorted by role name
+    /// (byte order). Empty if the GUN has no metadata.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] or [`StoreError::Database`].
+    pub async fn latest_all(&self, gun: &str) -> Result<Vec<MetaRecord>, StoreError> {
+        let mut records = with_reader!(self, "latest_all", |pool| {
+            let rows = sqlx::query(META_LATEST_ALL)
+                .bind(gun)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(meta_from_row)
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        records.sort_by(|a, b| a.role.cmp(&b.role));
+        Ok(records)
+    }
+
+    /// Stores new versions of one or more roles of `gun` atomically (Notary `UpdateMany`).
+    ///
+    /// The SHA-256 of each record's exact bytes is computed here. Each stored `timestamp` also
+    /// gets a changefeed entry (category `update`) in the same transaction. An empty `records`
+    /// writes nothing.
+    ///
+    /// # Errors
+    ///
+    /// Nothing is written on any error.
+    /// * [`StoreError::VersionConflict`] if some record's role already has a stored version
+    ///   `>=` the record's version, if a role appears twice in `records`, or if a concurrent
+    ///   writer (this or another process) stored the same `(gun, role, version)` first.
+    /// * [`StoreError::VersionOutOfRange`] for a version above `i64::MAX`.
+    /// * [`StoreError::Unavailable`] or [`StoreError::Database`].
+    pub async fn update(&self, gun: &str, records: &[NewRecord]) -> Result<(), StoreError> {
+        let mut roles = HashSet::with_capacity(records.len());
+        let mut rows = Vec::with_capacity(records.len());
+        for record in records {
+            let Ok(version) = i64::try_from(record.version) else {
+                return Err(StoreError::VersionOutOfRange {
+                    role: record.role.clone(),
+                    version: record.version,
+                });
+            };
+            if !roles.insert(record.role.as_str()) {
+                tracing::debug!(gun, role = %record.role, "role appears twice in one update");
+                return Err(conflict(record));
+            }
+            rows.push((record, version, sha256_hex(&record.data)));
+        }
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let now = UnixMicros::now().0;
+        in_write_tx!(self, "update", |tx| {
+            tx.lock_gun(gun).await?;
+            for (record, version, sha256) in &rows {
+                let newer: Option<i64> = sqlx::query_scalar(META_NEWEST_AT_LEAST)
+                    .bind(gun)
+                    .bind(record.role.as_str())
+                    .bind(*version)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                if let Some(stored) = newer {
+                    tracing::debug!(gun, role = %record.role, offered = *version, stored, "version conflict");
+                    return Err(TxError::Store(conflict(record)));
+                }
+                let inserted = sqlx::query(META_INSERT)
+                    .bind(gun)
+                    .bind(record.role.as_str())
+                    .bind(*version)
+                    .bind(sha256.as_str())
+                    .bind(record.data.as_slice())
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await;
+                match inserted {
+                    Ok(_) => {}
+                    Err(sqlx::Error::Database(err)) if err.is_unique_violation() => {
+                        tracing::info!(gun, role = %record.role, version = *version, "concurrent writer stored this version first");
+                        return Err(TxError::Store(conflict(record)));
+                    }
+                    Err(err) => return Err(err.into()),
+                }
+            }
+            // Plain loops, no iterator adapters held across `.await`: closures in the future's
+            // state would make it fail the higher-ranked `Send` check of `tokio::spawn`.
+            if rows
+                .iter()
+                .any(|(record, ..)| record.role == TIMESTAMP_ROLE)
+            {
+                tx.lock_changefeed().await?;
+            }
+            for (record, version, sha256) in &rows {
+                if record.role != TIMESTAMP_ROLE {
+                    continue;
+                }
+                sqlx::query(CHANGE_INSERT)
+                    .bind(now)
+                    .bind(gun)
+                    .bind(*version)
+                    .bind(sha256.as_str())
+                    .bind(ChangeCategory::Update.as_str())
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Hard-deletes every metadata row of exactly `gun` (not GUNs it is a prefix of) and, if any
+    /// row was removed, writes a changefeed entry `{category: deletion, version: 0, sha256: ""}`.
+    /// Server keys are kept. Returns the number of metadata rows removed.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] or [`StoreError::Database`]; nothing is deleted then.
+    pub async fn delete(&self, gun: &str) -> Result<u64, StoreError> {
+        let now = UnixMicros::now().0;
+        in_write_tx!(self, "delete", |tx| {
+            tx.lock_gun(gun).await?;
+            let removed = sqlx::query(META_DELETE)
+                .bind(gun)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+            if removed > 0 {
+                tx.lock_changefeed().await?;
+                sqlx::query(CHANGE_INSERT)
+                    .bind(now)
+                    .bind(gun)
+                    .bind(0_i64)
+                    .bind("")
+                    .bind(ChangeCategory::Deletion.as_str())
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Ok(removed)
+        })
+    }
+
+    /// Reads the changefeed with Notary 0.7's semantics (`sqldb.go` `GetChanges`).
+    ///
+    /// * `records > 0`: up to `records` changes with id `> change_id`, starting at the oldest.
+    ///   `change_id` 0 therefore means "from the beginning".
+    /// * `records < 0`, or `change_id < 0` (Notary's `-1`, "from the end"): up to `|records|`
+    ///   changes going backwards — with id `< change_id` if `change_id > 0`, otherwise the
+    ///   newest ones.
+    /// * `records == 0`: nothing (the server maps 0 to 100 before calling).
+    ///
+    /// The result is always ordered by ascending id. `gun: Some(..)` keeps only that GUN's changes
+    /// (the limit applies after the filter).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] or [`StoreError::Database`].
+    pub async fn changefeed(
+        &self,
+        gun: Option<&str>,
+        change_id: i64,
+        records: i64,
+    ) -> Result<Vec<Change>, StoreError> {
+        if records == 0 {
+            return Ok(Vec::new());
+        }
+        let reversed = change_id < 0 || records < 0;
+        let limit = i64::try_from(records.unsigned_abs()).unwrap_or(i64::MAX);
+        let (sql, bound) = match (reversed, gun.is_some()) {
+            (false, false) => (CHANGES_AFTER, change_id),
+            (false, true) => (CHANGES_AFTER_FOR_GUN, change_id),
+            // Ids are positive, so `id < i64::MAX` is "no lower bound on the start".
+            (true, false) => (CHANGES_BEFORE, reversed_start(change_id)),
+            (true, true) => (CHANGES_BEFORE_FOR_GUN, reversed_start(change_id)),
+        };
+        let mut changes = with_reader!(self, "changefeed", |pool| {
+            let mut query = sqlx::query(sql).bind(bound).bind(limit);
+            if let Some(gun) = gun {
+                query = query.bind(gun);
+            }
+            let rows = query.fetch_all(pool).await?;
+            rows.iter()
+                .map(change_from_row)
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        if reversed {
+            changes.reverse();
+        }
+        Ok(changes)
+    }
+
+    /// Stores a server-held key.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] if the key id is already stored (a unique violation);
+    /// [`StoreError::Unavailable`].
+    pub async fn insert_key(&self, key: &NewServerKey) -> Result<(), StoreError> {
+        let now = UnixMicros::now().0;
+        in_write_tx!(self, "insert_key", |tx| {
+            sqlx::query(KEY_INSERT)
+                .bind(key.key_id.as_str())
+                .bind(key.gun.as_str())
+                .bind(key.role.as_str())
+                .bind(key.algorithm.as_str())
+                .bind(key.public.as_slice())
+                .bind(key.private.as_slice())
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// The never-used key for `(gun, role, algorithm)` with the lowest key id (byte order), if any.
+    /// Notary hands out such a key again instead of generating another one, until
+    /// [`mark_key_used`](Self::mark_key_used) is called for it.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] or [`StoreError::Database`].
+    pub async fn unused_key(
+        &self,
+        gun: &str,
+        role: &str,
+        algorithm: &str,
+    ) -> Result<Option<ServerKey>, StoreError> {
+        let keys = with_reader!(self, "unused_key", |pool| {
+            let rows = sqlx::query(KEYS_UNUSED)
+                .bind(gun)
+                .bind(role)
+                .bind(algorithm)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(key_from_row).collect::<Result<Vec<_>, _>>()
+        })?;
+        // Ordered here rather than in SQL so PostgreSQL's collation cannot change the answer.
+        Ok(keys.into_iter().min_by(|a, b| a.key_id.cmp(&b.key_id)))
+    }
+
+    /// The key with id `key_id`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] or [`StoreError::Database`].
+    pub async fn key(&self, key_id: &str) -> Result<Option<ServerKey>, StoreError> {
+        with_reader!(self, "key", |pool| {
+            let row = sqlx::query(KEY_COLUMNS_BY_ID)
+                .bind(key_id)
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(key_from_row).transpose()
+        })
+    }
+
+    /// All keys stored for `(gun, role)`, any algorithm, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] or [`StoreError::Database`].
+    pub async fn keys_for(&self, gun: &str, role: &str) -> Result<Vec<ServerKey>, StoreError> {
+        with_reader!(self, "keys_for", |pool| {
+            let rows = sqlx::query(KEYS_FOR)
+                .bind(gun)
+                .bind(role)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(key_from_row).collect::<Result<Vec<_>, _>>()
+        })
+    }
+
+    /// Records that `key_id` has been used, if it was not already; an unknown key id is ignored.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] or [`StoreError::Database`].
+    pub async fn mark_key_used(&self, key_id: &str) -> Result<(), StoreError> {
+        let now = UnixMicros::now().0;
+        in_write_tx!(self, "mark_key_used", |tx| {
+            sqlx::query(KEY_MARK_USED)
+                .bind(now)
+                .bind(key_id)
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// The value of setting `name`, if set.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] or [`StoreError::Database`].
+    pub async fn setting(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        with_reader!(self, "setting", |pool| {
+            let row = sqlx::query(SETTING_SELECT)
+                .bind(name)
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(setting_from_row).transpose()
+        })
+    }
+
+    /// Sets `name` to `value` unless it is already set, and returns the stored value. When several
+    /// processes race, all of them get the same (first committed) value back.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] or [`StoreError::Database`].
+    pub async fn init_setting(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, StoreError> {
+        in_write_tx!(self, "init_setting", |tx| {
+            sqlx::query(SETTING_INSERT)
+                .bind(name)
+                .bind(value)
+                .execute(&mut **tx)
+                .await?;
+            let row = sqlx::query(SETTING_SELECT)
+                .bind(name)
+                .fetch_one(&mut **tx)
+                .await?;
+            Ok(setting_from_row(&row)?)
+        })
+    }
+
+    /// Creates or checks the schema; see [`schema`].
+    async fn migrate(&self) -> Result<(), StoreError> {
+        in_write_tx!(self, "migrate", |tx| {
+            tx.lock_schema().await?;
+            sqlx::query(tx.version_table_ddl())
+                .execute(&mut **tx)
+                .await?;
+            let found: Option<i64> = sqlx::query_scalar(schema::SELECT_VERSION)
+                .fetch_optional(&mut **tx)
+                .await?;
+            if let Some(found) = found
+                && found > schema::SCHEMA_VERSION
+            {
+                return Err(TxError::Store(StoreError::SchemaTooNew {
+                    found,
+                    supported: schema::SCHEMA_VERSION,
+                }));
+            }
+            for ddl in tx.schema_v1() {
+                sqlx::query(*ddl).execute(&mut **tx).await?;
+            }
+            if found != Some(schema::SCHEMA_VERSION) {
+                sqlx::query(schema::UPSERT_VERSION)
+                    .bind(schema::SCHEMA_VERSION)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// What differs between the backends inside a write transaction.
+trait Dialect {
+    /// Serialises writers of one GUN. SQLite needs nothing: `BEGIN IMMEDIATE` already holds the
+    /// database-wide write lock.
+    fn lock_gun(&mut self, gun: &str) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+    /// Serialises changefeed writers up to commit, so ids commit in increasing order.
+    fn lock_changefeed(&mut self) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+    /// Serialises schema creation by concurrently starting processes.
+    fn lock_schema(&mut self) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+    /// DDL of `signet_schema_version`.
+    fn version_table_ddl(&self) -> &'static str;
+    /// DDL of schema version 1.
+    fn schema_v1(&self) -> &'static [&'static str];
+}
+
+impl Dialect for SqliteConnection {
+    async fn lock_gun(&mut self, _gun: &str) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+
+    async fn lock_changefeed(&mut self) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+
+    async fn lock_schema(&mut self) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+
+    fn version_table_ddl(&self) -> &'static str {
+        schema::CREATE_VERSION_TABLE_SQLITE
+    }
+
+    fn schema_v1(&self) -> &'static [&'static str] {
+        schema::SQLITE_V1
+    }
+}
+
+impl Dialect for PgConnection {
+    async fn lock_gun(&mut self, gun: &str) -> Result<(), sqlx::Error> {
+        advisory_lock(self, lock_key("gun", gun)).await
+    }
+
+    async fn lock_changefeed(&mut self) -> Result<(), sqlx::Error> {
+        advisory_lock(self, lock_key("changefeed", "")).await
+    }
+
+    async fn lock_schema(&mut self) -> Result<(), sqlx::Error> {
+        advisory_lock(self, lock_key("schema", "")).await
+    }
+
+    fn version_table_ddl(&self) -> &'static str {
+        schema::CREATE_VERSION_TABLE_POSTGRES
+    }
+
+    fn schema_v1(&self) -> &'static [&'static str] {
+        schema::POSTGRES_V1
+    }
+}
+
+/// Takes a PostgreSQL advisory lock held until the end of the current transaction.
+async fn advisory_lock(conn: &mut PgConnection, key: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(key)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A 64-bit advisory lock key for `name` in `namespace`, from SHA-256 so that keys of different
+/// namespaces and names do not collide in practice.
+fn lock_key(namespace: &str, name: &str) -> i64 {
+    let mut context = digest::Context::new(&digest::SHA256);
+    context.update(b"signet-store\0");
+    context.update(namespace.as_bytes());
+    context.update(b"\0");
+    context.update(name.as_bytes());
+    let digest = context.finish();
+    // SHA-256 output is 32 bytes, so the first 8 always exist.
+    digest
+        .as_ref()
+        .first_chunk::<8>()
+        .map_or(0, |bytes| i64::from_be_bytes(*bytes))
+}
+
+/// Commits on `Ok`, rolls back on `Err`.
+async fn finish<DB: Database, T>(
+    tx: Transaction<'static, DB>,
+    result: Result<T, TxError>,
+    backend: Backend,
+    op: &'static str,
+) -> Result<T, StoreError> {
+    match result {
+        Ok(value) => {
+            tx.commit()
+                .await
+                .map_err(|err| StoreError::from_sqlx(backend, op, err))?;
+            Ok(value)
+        }
+        Err(err) => {
+            if let Err(rollback) = tx.rollback().await {
+                tracing::warn!(%backend, op, error = %rollback, "rollback failed");
+            }
+            Err(err.into_store(backend, op))
+        }
+    }
+}
+
+fn conflict(record: &NewRecord) -> StoreError {
+    StoreError::VersionConflict {
+        role: record.role.clone(),
+        version: record.version,
+    }
+}
+
+fn unavailable(backend: Backend, source: sqlx::Error) -> StoreError {
+    StoreError::Unavailable { backend, source }
+}
+
+/// The exclusive upper bound on ids when reading backwards.
+fn reversed_start(change_id: i64) -> i64 {
+    if change_id > 0 { change_id } else { i64::MAX }
+}
+
+/// Lower-case hex SHA-256 of `data`.
+fn sha256_hex(data: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = digest::digest(&digest::SHA256, data);
+    let mut hex = String::with_capacity(64);
+    for byte in digest.as_ref() {
+        hex.push(char::from(HEX[usize::from(byte >> 4)]));
+        hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    hex
+}
+
+/// Creates `path` with mode 0600 (on Unix) if it does not exist; SQLite accepts an empty file as
+/// an empty database, and keeps the mode for its `-wal` and `-shm` files.
+fn create_private_file(path: &std::path::Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn require_send<T: Send>(_: T) {}
+
+    /// Compile-time check: every operation's future can be spawned on a multi-threaded runtime.
+    #[allow(dead_code, clippy::let_underscore_future)]
+    fn futures_are_send(store: &Store, key: &NewServerKey) {
+        require_send(Store::connect(""));
+        require_send(store.health());
+        require_send(store.close());
+        require_send(store.latest("", ""));
+        require_send(store.by_version("", "", 1));
+        require_send(store.by_checksum("", "", ""));
+        require_send(store.latest_all(""));
+        require_send(store.update("", &[]));
+        require_send(store.delete(""));
+        require_send(store.changefeed(None, 0, 1));
+        require_send(store.insert_key(key));
+        require_send(store.unused_key("", "", ""));
+        require_send(store.key(""));
+        require_send(store.keys_for("", ""));
+        require_send(store.mark_key_used(""));
+        require_send(store.setting(""));
+        require_send(store.init_setting("", b""));
+    }
+
+    #[test]
+    fn sha256_hex_matches_known_vectors() {
+        assert_eq!(
+            sha256_hex(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn lock_keys_differ_by_namespace_and_name() {
+        assert_ne!(lock_key("gun", "a"), lock_key("gun", "b"));
+        assert_ne!(lock_key("gun", ""), lock_key("changefeed", ""));
+        assert_ne!(lock_key("gun", "a/b"), lock_key("gun", "a/bc"));
+        assert_eq!(lock_key("gun", "a"), lock_key("gun", "a"));
+    }
+
+    #[test]
+    fn reversed_start_only_bounds_positive_ids() {
+        assert_eq!(reversed_start(5), 5);
+        assert_eq!(reversed_start(0), i64::MAX);
+        assert_eq!(reversed_start(-1), i64::MAX);
+    }
+}
