@@ -82,7 +82,7 @@ pub async fn build(
         Some(a) => Some(auth::TokenAuth::load(&a.options)?),
         None => None,
     };
-    Ok(Arc::new(AppState {
+    let state = Arc::new(AppState {
         service: TrustService::new(store, KeyService::Local(Arc::new(keys)), clock),
         settings: HttpSettings {
             current_max_age: cfg.caching.max_age.current_metadata,
@@ -92,7 +92,10 @@ pub async fn build(
             auth,
         },
         metrics: metrics::Metrics::default(),
-    }))
+    });
+    let follower = state.clone();
+    tokio::spawn(async move { follower.service.follow_changes().await });
+    Ok(state)
 }
 
 fn sqlite_parent_dir(url: &str) -> Option<std::path::PathBuf> {

@@ -1,7 +1,9 @@
 //! The trust service: what each API call does, independent of HTTP.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use bytes::Bytes;
 use signet_core::encoding::hex_encode;
@@ -10,7 +12,7 @@ use signet_core::{
     PublicKey, RepoState, RingVerifier, RoleName, Root, Signed, Snapshot, Timestamp, UnixTime,
     UpdateError, Upload, validate_update,
 };
-use signet_store::{Backend, Change, NewRecord, Store, StoreError, UnixMicros};
+use signet_store::{Backend, Change, ChangeEvent, NewRecord, Store, StoreError, UnixMicros};
 
 use crate::clock::Clock;
 use crate::error::ApiError;
@@ -42,24 +44,64 @@ const MAX_CACHED_GUNS: usize = 10_000;
 const RESIGN_ATTEMPTS: usize = 3;
 
 /// The server's behaviour.
+///
+/// Current views (timestamp, snapshot and what it lists) are cached per GUN. The cache is
+/// only on while this process learns of every write: always with SQLite (one process per
+/// database), and with PostgreSQL while [`TrustService::follow_changes`] holds a
+/// notification connection. Every invalidation bumps `generation`; a view read from the
+/// database is cached only if no invalidation happened meanwhile.
 pub struct TrustService {
     store: Store,
     keys: KeyService,
     clock: Clock,
-    /// Cached current views; only used where this process sees every write (SQLite).
-    views: Option<RwLock<HashMap<String, Arc<CurrentView>>>>,
+    views: RwLock<HashMap<String, Arc<CurrentView>>>,
+    cache_on: AtomicBool,
+    generation: AtomicU64,
 }
 
 impl TrustService {
     /// A service over `store`, signing with `keys`.
     pub fn new(store: Store, keys: KeyService, clock: Clock) -> Self {
-        // With PostgreSQL other replicas write too, so every read goes to the database.
-        let views = (store.backend() == Backend::Sqlite).then(|| RwLock::new(HashMap::new()));
+        let cache_on = AtomicBool::new(store.backend() == Backend::Sqlite);
         Self {
             store,
             keys,
             clock,
-            views,
+            views: RwLock::new(HashMap::new()),
+            cache_on,
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    /// Follows writes committed by other server processes on a shared PostgreSQL database,
+    /// invalidating cached views; caching is off whenever the notification connection is
+    /// down. Returns at once for SQLite. Runs until the process ends.
+    pub async fn follow_changes(&self) {
+        loop {
+            match self.store.listen_changes().await {
+                Ok(None) => return,
+                Ok(Some(mut listener)) => {
+                    self.invalidate_all();
+                    self.cache_on.store(true, Ordering::SeqCst);
+                    tracing::debug!("following database change notifications");
+                    loop {
+                        match listener.next().await {
+                            Ok(ChangeEvent::Gun(gun)) => self.invalidate(&gun),
+                            Ok(_) => self.invalidate_all(),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "lost database change notifications; caching off");
+                                break;
+                            }
+                        }
+                    }
+                    self.cache_on.store(false, Ordering::SeqCst);
+                    self.invalidate_all();
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for database changes; caching off")
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
 
@@ -74,10 +116,16 @@ impl TrustService {
     }
 
     fn invalidate(&self, gun: &str) {
-        if let Some(views) = &self.views
-            && let Ok(mut v) = views.write()
-        {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut v) = self.views.write() {
             v.remove(gun);
+        }
+    }
+
+    fn invalidate_all(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut v) = self.views.write() {
+            v.clear();
         }
     }
 
@@ -137,19 +185,22 @@ impl TrustService {
 
     async fn current_view(&self, gun: &str) -> Result<Option<Arc<CurrentView>>, ApiError> {
         let now = self.clock.now();
-        if let Some(views) = &self.views
-            && let Some(v) = views.read().ok().and_then(|m| m.get(gun).cloned())
+        let cache_on = self.cache_on.load(Ordering::SeqCst);
+        if cache_on
+            && let Some(v) = self.views.read().ok().and_then(|m| m.get(gun).cloned())
             && now < v.valid_until
         {
             return Ok(Some(v));
         }
         for _ in 0..RESIGN_ATTEMPTS {
+            let generation = self.generation.load(Ordering::SeqCst);
             match self.load_view(gun, now).await {
                 Err(ApiError::Version) => continue, // another writer re-signed first; reload
                 Ok(Some(view)) => {
                     let view = Arc::new(view);
-                    if let Some(views) = &self.views
-                        && let Ok(mut m) = views.write()
+                    if self.cache_on.load(Ordering::SeqCst)
+                        && let Ok(mut m) = self.views.write()
+                        && self.generation.load(Ordering::SeqCst) == generation
                     {
                         if m.len() >= MAX_CACHED_GUNS {
                             m.clear();
