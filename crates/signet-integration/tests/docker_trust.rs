@@ -127,6 +127,15 @@ fn docker_trust_matches_go_server_on_sqlite() {
     assert_matches_go("docker_trust_matches_go_server_on_sqlite", &server);
 }
 
+#[test]
+fn docker_trust_matches_go_server_on_postgres() {
+    util::go_notary_url();
+    let db = util::PgDatabase::create();
+    let server = SignetServer::start(Db::Postgres(db.url().to_owned()));
+    assert_matches_go("docker_trust_matches_go_server_on_postgres", &server);
+    drop(server); // before the database is dropped
+}
+
 /// The transcript must not depend on the run (key IDs, paths, repo prefix, server address are
 /// normalized): two runs against the Go server give the same bytes, and they equal the
 /// checked-in `tests/interop/expected/docker-trust.txt`.
