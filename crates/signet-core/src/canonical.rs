@@ -146,12 +146,9 @@ fn write_number(n: &serde_json::Number, out: &mut Vec<u8>) -> Result<(), Canonic
 }
 
 fn from_f64(f: f64) -> Option<i128> {
-    // i64::MAX as f64 rounds up to 2^63, which is out of range: compare strictly.
-    if f.is_finite()
-        && f.fract() == 0.0
-        && f >= -9.223_372_036_854_775_808e18
-        && f < 9.223_372_036_854_775_808e18
-    {
+    // 2^63 as f64 is exact; i64::MAX as f64 rounds up to it, so the range is half-open.
+    const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+    if f.is_finite() && f.fract() == 0.0 && (-TWO_POW_63..TWO_POW_63).contains(&f) {
         Some(f as i128)
     } else {
         None

@@ -667,7 +667,7 @@ mod tests {
         assert_eq!(m.check(b"abc"), Ok(()));
         assert!(m.check(b"abd").is_err());
         assert!(m.check(b"abcd").is_err());
-        let mut only_unknown = m.clone();
+        let mut only_unknown = m;
         only_unknown.hashes.clear();
         only_unknown
             .hashes

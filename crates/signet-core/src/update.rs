@@ -148,19 +148,15 @@ pub fn validate_update(
         files.push((role.clone(), doc.version(), bytes));
         loaded.insert(role, doc);
     }
-    if !loaded.contains_key(&RoleName::targets()) {
-        match stored.targets.get(&RoleName::targets()) {
-            Some(t) => {
-                loaded.insert(RoleName::targets(), t.clone());
-            }
-            None => {
-                return Err(UpdateError::BadHierarchy {
-                    missing: "targets".to_owned(),
-                    msg: "no targets metadata was included in update and none exists on the server"
-                        .to_owned(),
-                });
-            }
-        }
+    if let std::collections::btree_map::Entry::Vacant(slot) = loaded.entry(RoleName::targets()) {
+        let Some(t) = stored.targets.get(&RoleName::targets()) else {
+            return Err(UpdateError::BadHierarchy {
+                missing: "targets".to_owned(),
+                msg: "no targets metadata was included in update and none exists on the server"
+                    .to_owned(),
+            });
+        };
+        slot.insert(t.clone());
     }
 
     // 4-5. Snapshot.

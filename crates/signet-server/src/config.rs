@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::keys::KeyAlgorithm;
 
 /// Everything the server needs to start.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// `server` section.
@@ -26,20 +26,6 @@ pub struct Config {
     pub repositories: RepositoriesSection,
     /// `logging` section (accepted for notary compatibility; the binary reads `level`).
     pub logging: LoggingSection,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            server: ServerSection::default(),
-            storage: StorageSection::default(),
-            trust_service: TrustSection::default(),
-            auth: None,
-            caching: CachingSection::default(),
-            repositories: RepositoriesSection::default(),
-            logging: LoggingSection::default(),
-        }
-    }
 }
 
 /// `server`.

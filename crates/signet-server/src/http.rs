@@ -293,14 +293,27 @@ struct SignedCommon {
 
 /// Reads the multipart body: one part per role, file name = role name (`.json` optional).
 async fn read_uploads(req: Request, limit: usize) -> Result<Vec<Upload>, ApiError> {
-    let boundary = content_type_boundary(req.headers()).ok_or_else(|| {
-        ApiError::MalformedUpload("request body is not multipart/form-data".to_owned())
-    })?;
+    let boundary = content_type_boundary(req.headers()).ok_or_else(not_multipart)?;
     let body: Bytes = axum::body::to_bytes(req.into_body(), limit)
         .await
         .map_err(|_| {
             ApiError::MalformedUpload(format!("request body is larger than {limit} bytes"))
         })?;
+    parse_multipart(boundary, body).await
+}
+
+/// Parses an update's multipart body given its `Content-Type`: what `POST
+/// /v2/{gun}/_trust/tuf/` does once the body is read. A seam for the fuzz harness.
+pub async fn parse_uploads(content_type: &str, body: Bytes) -> Result<Vec<Upload>, ApiError> {
+    let boundary = multer::parse_boundary(content_type).map_err(|_| not_multipart())?;
+    parse_multipart(boundary, body).await
+}
+
+fn not_multipart() -> ApiError {
+    ApiError::MalformedUpload("request body is not multipart/form-data".to_owned())
+}
+
+async fn parse_multipart(boundary: String, body: Bytes) -> Result<Vec<Upload>, ApiError> {
     let stream = futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(body) });
     let mut multipart = multer::Multipart::new(stream, boundary);
     let mut uploads: Vec<Upload> = Vec::new();

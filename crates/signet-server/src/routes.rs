@@ -234,7 +234,7 @@ mod tests {
             Route::ByChecksum {
                 gun: "reg:5000/a".into(),
                 role: "snapshot".into(),
-                checksum: sum.clone()
+                checksum: sum
             }
         );
         assert_eq!(
