@@ -34,12 +34,16 @@ struct CurrentView {
     snapshot: Served,
     /// role → sha256 hex, from the snapshot's meta.
     roles: HashMap<String, String>,
+    /// Files the snapshot names, once read: immutable for the life of the view.
+    files: RwLock<HashMap<String, Served>>,
     /// The view must be rebuilt (and maybe re-signed) from this instant on.
     valid_until: UnixTime,
 }
 
 /// Most GUNs whose current view is cached; the cache is dropped whole beyond this.
 const MAX_CACHED_GUNS: usize = 10_000;
+/// Largest file kept in a view's cache.
+const MAX_CACHED_FILE: usize = 1 << 20;
 /// Attempts to re-sign an expired timestamp when other writers race us.
 const RESIGN_ATTEMPTS: usize = 3;
 
@@ -142,7 +146,17 @@ impl TrustService {
                 let Some(sum) = view.roles.get(role) else {
                     return Ok(None);
                 };
-                self.by_checksum(gun, role, sum).await
+                if let Some(f) = view.files.read().ok().and_then(|m| m.get(role).cloned()) {
+                    return Ok(Some(f));
+                }
+                let served = self.by_checksum(gun, role, sum).await?;
+                if let Some(f) = &served
+                    && f.bytes.len() <= MAX_CACHED_FILE
+                    && let Ok(mut m) = view.files.write()
+                {
+                    m.insert(role.to_owned(), f.clone());
+                }
+                Ok(served)
             }
         }
     }
@@ -330,6 +344,7 @@ impl TrustService {
             timestamp: timestamp_served,
             snapshot: snapshot_served,
             roles,
+            files: RwLock::new(HashMap::new()),
             valid_until,
         }))
     }
