@@ -24,6 +24,8 @@ pub mod encoding;
 pub mod error;
 pub mod key;
 pub mod metadata;
+#[doc = include_str!("manual.md")]
+pub mod manual {}
 pub mod time;
 pub mod update;
 pub mod verify;
