@@ -27,6 +27,7 @@ pub mod metadata;
 #[doc = include_str!("manual.md")]
 pub mod manual {}
 pub mod time;
+pub mod trusted;
 pub mod update;
 pub mod verify;
 
@@ -35,4 +36,5 @@ pub use error::{MetadataError, UpdateError, VerifyError};
 pub use key::{KeyId, KeyType, PublicKey};
 pub use metadata::{RoleName, Root, Signature, Signed, Snapshot, Targets, Timestamp, Unsigned};
 pub use time::UnixTime;
+pub use trusted::{TrustedRoot, TrustedSnapshot, TrustedTargets, TrustedTimestamp};
 pub use update::{RepoState, SnapshotPlan, Upload, ValidatedUpdate, validate_update};

@@ -379,3 +379,106 @@ fn root_rotation_is_accepted_only_with_the_old_roots_signature() {
     assert_eq!(err.notary_name(), "ErrBadRoot");
     assert!(err.message().contains("threshold"), "{err}");
 }
+
+/// A consumer starting from the first root it ever saw reaches every target the Go client
+/// listed, through the typestate chain; rollback to older versions is refused.
+#[test]
+fn consumer_walks_from_first_root_to_targets() {
+    use signet_core::trusted::{KnownVersions, TrustedRoot};
+    let mut found = 0;
+    for case in cases() {
+        let v = &RingVerifier;
+        let mut roots: Vec<(u64, String)> = case
+            .files()
+            .filter(|(f, m)| m["role"] == "root" && f.chars().next().unwrap().is_ascii_digit())
+            .map(|(f, m)| (m["version"].as_u64().unwrap(), f.clone()))
+            .collect();
+        roots.sort();
+        let mut trusted = TrustedRoot::new(&case.gun, &case.bytes(&roots[0].1), case.now, v)
+            .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        for (_, f) in &roots[1..] {
+            trusted = trusted
+                .update_root(&case.bytes(f), case.now, v)
+                .unwrap_or_else(|e| panic!("{}: rotating to {f}: {e}", case.name));
+        }
+        let ts = trusted
+            .clone()
+            .update_timestamp(&case.bytes("timestamp.json"), case.now, v)
+            .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        let snap = ts
+            .update_snapshot(&case.bytes("snapshot.json"), case.now, v)
+            .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        let mut targets = snap
+            .update_targets(&case.bytes("targets.json"), case.now, v)
+            .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        let delegations: Vec<RoleName> = targets.roles()[&RoleName::targets()]
+            .signed
+            .delegations
+            .roles
+            .iter()
+            .map(|d| RoleName::parse(&d.name).unwrap())
+            .collect();
+        for d in &delegations {
+            if targets.meta(d).is_some() {
+                targets
+                    .add_delegation(d, &case.bytes(&format!("{d}.json")), case.now, v)
+                    .unwrap_or_else(|e| panic!("{}: {d}: {e}", case.name));
+            }
+        }
+        let no_targets = serde_json::Map::new();
+        let expected = case.expect["conclusions"]["targets"]
+            .as_object()
+            .unwrap_or(&no_targets);
+        found += expected.len();
+        let order: Vec<RoleName> = delegations
+            .iter()
+            .cloned()
+            .chain([RoleName::targets()])
+            .collect();
+        for (name, want) in expected {
+            let (role, _) = targets
+                .find(name, &order)
+                .unwrap_or_else(|| panic!("{}: target {name} not found", case.name));
+            assert_eq!(
+                role.as_str(),
+                want["role"].as_str().unwrap(),
+                "{}: {name}",
+                case.name
+            );
+        }
+        // Rollback: a cache that already trusted a newer timestamp refuses this one.
+        let current_ts = Signed::<Timestamp>::from_bytes(&case.bytes("timestamp.json")).unwrap();
+        let mut known = KnownVersions::default();
+        known.insert(RoleName::timestamp(), current_ts.version() + 1);
+        let err = trusted
+            .with_known_versions(known)
+            .update_timestamp(&case.bytes("timestamp.json"), case.now, v)
+            .unwrap_err();
+        assert!(
+            matches!(err, VerifyError::Rollback { .. }),
+            "{}: {err}",
+            case.name
+        );
+    }
+    assert!(found >= 5, "only {found} targets looked up");
+}
+
+/// Snapshot bytes that differ from what the timestamp names are refused before parsing.
+#[test]
+fn consumer_refuses_snapshot_not_named_by_timestamp() {
+    let case = cases()
+        .into_iter()
+        .find(|c| c.name == "delegation")
+        .unwrap();
+    let v = &RingVerifier;
+    let root =
+        signet_core::TrustedRoot::new(&case.gun, &case.bytes("root.json"), case.now, v).unwrap();
+    let ts = root
+        .update_timestamp(&case.bytes("timestamp.json"), case.now, v)
+        .unwrap();
+    // An older, correctly signed snapshot: mix-and-match.
+    let err = ts
+        .update_snapshot(&case.bytes("2.snapshot.json"), case.now, v)
+        .unwrap_err();
+    assert!(matches!(err, VerifyError::HashMismatch { .. }), "{err}");
+}
