@@ -101,10 +101,8 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("signet: error: {e:#}");
             if e.downcast_ref::<UsageError>().is_some()
-                || matches!(
-                    e.downcast_ref::<signet_server::ServerError>(),
-                    Some(signet_server::ServerError::Config(_))
-                )
+                || e.downcast_ref::<signet_server::ServerError>()
+                    .is_some_and(signet_server::ServerError::is_configuration)
             {
                 ExitCode::from(2)
             } else {

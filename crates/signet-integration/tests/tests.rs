@@ -1,3 +1,4 @@
+mod cli;
 mod docker_trust;
 mod notary_cli;
 mod util;

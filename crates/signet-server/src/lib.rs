@@ -40,13 +40,13 @@ pub enum ServerError {
     #[error(transparent)]
     Config(#[from] config::ConfigError),
     /// The database.
-    #[error("database: {0}")]
+    #[error("database")]
     Store(#[from] signet_store::StoreError),
     /// The key store.
-    #[error("server keys: {0}")]
+    #[error("server keys")]
     Keys(#[from] keys::KeyError),
     /// TLS material.
-    #[error("TLS: {0}")]
+    #[error("TLS")]
     Tls(#[from] tls::TlsError),
     /// Listening or serving.
     #[error("{what}: {source}")]
@@ -56,6 +56,19 @@ pub enum ServerError {
         /// Why it failed.
         source: std::io::Error,
     },
+}
+
+impl ServerError {
+    /// Whether the operator must fix the configuration (as opposed to a runtime failure).
+    pub fn is_configuration(&self) -> bool {
+        matches!(
+            self,
+            Self::Config(_)
+                | Self::Store(signet_store::StoreError::InvalidUrl { .. })
+                | Self::Keys(keys::KeyError::WrongPassphrase | keys::KeyError::NoPassphrase)
+                | Self::Tls(tls::TlsError::Pem { .. })
+        )
+    }
 }
 
 /// Opens the database and key store and builds the application state.

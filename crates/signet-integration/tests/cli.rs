@@ -1,0 +1,172 @@
+//! The `signet` binary as an operator meets it: exit codes and messages, the generated
+//! local CA, and server keys that survive a restart (Notary's "local" trust service loses
+//! them).
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util;
+
+/// Starts `signet server` in `dir` with extra args; returns the child and its URL.
+fn start(dir: &Path, passphrase: &str, extra: &[&str]) -> (Child, String) {
+    let mut child = Command::new(util::signet_binary())
+        .args([
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            "sqlite://signet.db",
+        ])
+        .args(extra)
+        .env("SIGNET_KEY_PASSPHRASE", passphrase)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn signet");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read listening line");
+    let url = line
+        .trim()
+        .strip_prefix("signet server listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    (child, url)
+}
+
+fn stop(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Runs to completion (bounded) and returns exit code and stderr.
+fn run_to_exit(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (i32, String) {
+    let mut cmd = Command::new(util::signet_binary());
+    cmd.args(args)
+        .current_dir(dir)
+        .env_remove("SIGNET_KEY_PASSPHRASE");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            let mut err = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err)
+                .expect("stderr");
+            return (status.code().unwrap_or(-1), err);
+        }
+        assert!(Instant::now() < deadline, "signet {args:?} did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn configuration_errors_exit_2_with_a_clear_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, err) = run_to_exit(dir.path(), &[], &["server", "--listen", "127.0.0.1:0"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("SIGNET_KEY_PASSPHRASE"), "{err}");
+    let (code, err) = run_to_exit(
+        dir.path(),
+        &[("SIGNET_KEY_PASSPHRASE", "x")],
+        &["server", "--database", "mysql://h/db"],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("unsupported scheme"), "{err}");
+    let (code, err) = run_to_exit(
+        dir.path(),
+        &[("SIGNET_KEY_PASSPHRASE", "x"), ("SIGNET_SERVER_NOPE", "1")],
+        &["server"],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("SIGNET_SERVER_NOPE"), "{err}");
+    let (code, _) = run_to_exit(dir.path(), &[], &["server", "--tls-cert", "only-cert.pem"]);
+    assert_eq!(code, 2, "--tls-cert without --tls-key is a usage error");
+    let (code, out) = run_to_exit(dir.path(), &[], &["--help"]);
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
+fn server_keys_survive_restart_and_need_the_passphrase() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let certs = util::peer_certs();
+    let tls: [&str; 4] = [
+        "--tls-cert",
+        certs.server_cert.to_str().expect("utf-8 path"),
+        "--tls-key",
+        certs.server_key.to_str().expect("utf-8 path"),
+    ];
+    let key_url = |base: &str| format!("{base}/v2/example.com/restart/_trust/tuf/timestamp.key");
+
+    let (child, url) = start(dir.path(), "first passphrase", &tls);
+    let (status, first) = util::https_get(&key_url(&url), &certs.ca).expect("GET timestamp.key");
+    assert_eq!(status, 200, "{first}");
+    stop(child);
+
+    let (child, url) = start(dir.path(), "first passphrase", &tls);
+    let (_, again) = util::https_get(&key_url(&url), &certs.ca).expect("GET timestamp.key");
+    stop(child);
+    assert_eq!(
+        first, again,
+        "the unused timestamp key must survive a restart"
+    );
+
+    let (code, err) = run_to_exit(
+        dir.path(),
+        &[("SIGNET_KEY_PASSPHRASE", "wrong passphrase")],
+        &[
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            "sqlite://signet.db",
+            tls[0],
+            tls[1],
+            tls[2],
+            tls[3],
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("passphrase does not match"), "{err}");
+    // Keys are sealed: the database file never holds the private key in the clear.
+    let db = std::fs::read(dir.path().join("signet.db")).expect("db");
+    assert!(
+        !db.windows(16).any(|w| w == b"-----BEGIN PRIVA"),
+        "plaintext PEM in database"
+    );
+}
+
+#[test]
+fn without_certificates_a_local_ca_is_made_and_works() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (child, url) = start(dir.path(), "pw", &["--state-dir", "state"]);
+    let ca = dir.path().join("state/tls/ca.crt");
+    assert!(ca.exists(), "CA not written to {}", ca.display());
+    let (status, body) =
+        util::https_get(&format!("{url}/_notary_server/health"), &ca).expect("health over TLS");
+    stop(child);
+    assert_eq!((status, body.as_str()), (200, "{}"));
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(dir.path().join("state/tls/server.key"))
+        .expect("key")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "server key must be private, mode {mode:o}");
+    // A second start reuses the same CA.
+    let before = std::fs::read(&ca).expect("ca");
+    let (child, _) = start(dir.path(), "pw", &["--state-dir", "state"]);
+    stop(child);
+    assert_eq!(before, std::fs::read(&ca).expect("ca"));
+}
