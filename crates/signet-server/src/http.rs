@@ -72,12 +72,18 @@ async fn respond(state: &AppState, route: Route, req: Request) -> Result<Respons
     if let Some(gun) = route.gun() {
         let allowed =
             s.gun_prefixes.is_empty() || s.gun_prefixes.iter().any(|p| gun.starts_with(p.as_str()));
-        if !allowed || gun.len() > MAX_GUN_LEN {
+        // Control characters (NUL above all, which PostgreSQL text cannot hold) name no
+        // repository on any backend.
+        let control = gun.chars().any(char::is_control);
+        if !allowed || gun.len() > MAX_GUN_LEN || control {
             return Err(match route {
                 Route::Update { .. } if !allowed => ApiError::InvalidGun(format!(
                     "Require GUNs with prefix: [{}]",
                     s.gun_prefixes.join(" ")
                 )),
+                Route::Update { .. } if control => {
+                    ApiError::InvalidGun("GUNs cannot contain control characters".to_owned())
+                }
                 Route::Update { .. } => {
                     ApiError::InvalidGun(format!("GUNs are at most {MAX_GUN_LEN} bytes"))
                 }

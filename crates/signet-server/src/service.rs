@@ -203,6 +203,7 @@ impl TrustService {
         if cache_on
             && let Some(v) = self.views.read().ok().and_then(|m| m.get(gun).cloned())
             && now < v.valid_until
+            && self.still_current(gun, &v).await?
         {
             return Ok(Some(v));
         }
@@ -229,6 +230,23 @@ impl TrustService {
         Err(ApiError::Internal(format!(
             "could not refresh the timestamp of {gun}: writers kept racing"
         )))
+    }
+
+    /// Whether a cached `view` still shows the stored repository. With SQLite this process
+    /// sees every write, so a cached view is current until invalidated. With PostgreSQL
+    /// another replica may have committed a write whose notification has not arrived yet:
+    /// the latest stored timestamp is compared (one indexed read), so a client that
+    /// published through one replica reads the new version through any other at once.
+    async fn still_current(&self, gun: &str, view: &CurrentView) -> Result<bool, ApiError> {
+        if self.store.backend() == Backend::Sqlite {
+            return Ok(true);
+        }
+        let latest = self
+            .store
+            .latest(gun, "timestamp")
+            .await
+            .map_err(internal)?;
+        Ok(latest.is_some_and(|r| view.timestamp.bytes == r.data))
     }
 
     /// Reads the current timestamp and snapshot; signs a new snapshot if it expired (and
