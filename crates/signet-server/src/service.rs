@@ -31,6 +31,8 @@ pub struct Served {
 #[derive(Debug)]
 struct CurrentView {
     timestamp: Served,
+    /// Hex SHA-256 of the timestamp bytes, compared with the store's on PostgreSQL.
+    timestamp_sha256: String,
     snapshot: Served,
     /// role → sha256 hex, from the snapshot's meta.
     roles: HashMap<String, String>,
@@ -235,7 +237,7 @@ impl TrustService {
     /// Whether a cached `view` still shows the stored repository. With SQLite this process
     /// sees every write, so a cached view is current until invalidated. With PostgreSQL
     /// another replica may have committed a write whose notification has not arrived yet:
-    /// the latest stored timestamp is compared (one indexed read), so a client that
+    /// the latest stored timestamp's checksum is compared (one indexed read), so a client that
     /// published through one replica reads the new version through any other at once.
     async fn still_current(&self, gun: &str, view: &CurrentView) -> Result<bool, ApiError> {
         if self.store.backend() == Backend::Sqlite {
@@ -243,10 +245,10 @@ impl TrustService {
         }
         let latest = self
             .store
-            .latest(gun, "timestamp")
+            .latest_checksum(gun, "timestamp")
             .await
             .map_err(internal)?;
-        Ok(latest.is_some_and(|r| view.timestamp.bytes == r.data))
+        Ok(latest.as_deref() == Some(view.timestamp_sha256.as_str()))
     }
 
     /// Reads the current timestamp and snapshot; signs a new snapshot if it expired (and
@@ -359,6 +361,7 @@ impl TrustService {
             .instant()
             .min(snapshot.expires().instant());
         Ok(Some(CurrentView {
+            timestamp_sha256: hex_encode(&signet_core::encoding::sha256(&timestamp_served.bytes)),
             timestamp: timestamp_served,
             snapshot: snapshot_served,
             roles,

@@ -91,6 +91,8 @@ const TIMESTAMP_ROLE: &str = "timestamp";
 
 const META_COLUMNS_LATEST: &str = "SELECT gun, role, version, sha256, data, created_at, updated_at
 FROM tuf_files WHERE gun = $1 AND role = $2 ORDER BY version DESC LIMIT 1";
+const META_LATEST_CHECKSUM: &str =
+    "SELECT sha256 FROM tuf_files WHERE gun = $1 AND role = $2 ORDER BY version DESC LIMIT 1";
 const META_BY_VERSION: &str = "SELECT gun, role, version, sha256, data, created_at, updated_at
 FROM tuf_files WHERE gun = $1 AND role = $2 AND version = $3";
 // Notary's gorm `First` orders by primary key, i.e. the oldest matching row wins.
@@ -328,6 +330,26 @@ impl Store {
                 .fetch_optional(pool)
                 .await?;
             row.as_ref().map(meta_from_row).transpose()
+        })
+    }
+
+    /// The lowercase hex SHA-256 of the highest stored version of `role` in `gun`, without
+    /// reading the data: cheap enough to check a cache against on every request.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] or [`StoreError::Database`].
+    pub async fn latest_checksum(
+        &self,
+        gun: &str,
+        role: &str,
+    ) -> Result<Option<String>, StoreError> {
+        with_reader!(self, "latest_checksum", |pool| {
+            sqlx::query_scalar(META_LATEST_CHECKSUM)
+                .bind(gun)
+                .bind(role)
+                .fetch_optional(pool)
+                .await
         })
     }
 
