@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use signet_core::encoding::hex_encode;
+use signet_core::metadata::{Role, Unsigned};
 use signet_core::update::{SnapshotPlan, snapshot_for, timestamp_for, timestamp_is_stale};
 use signet_core::{
     PublicKey, RepoState, RingVerifier, RoleName, Root, Signed, Snapshot, Timestamp, UnixTime,
@@ -300,17 +301,11 @@ impl TrustService {
             if snapshot_expired {
                 let draft =
                     snapshot_for(&root.signed, Some(&snapshot.signed), [], now).map_err(corrupt)?;
-                let sigs = self
-                    .keys
-                    .sign_with_held(gun, "snapshot", &draft.keyids, draft.payload())
-                    .await
-                    .map_err(key_err)?;
-                if sigs.is_empty() {
-                    return Err(ApiError::Internal(format!(
+                snapshot = self.sign_draft(gun, draft).await?.ok_or_else(|| {
+                    ApiError::Internal(format!(
                         "snapshot of {gun} expired and the server does not hold its key"
-                    )));
-                }
-                snapshot = draft.assemble(&sigs);
+                    ))
+                })?;
                 writes.push(record(
                     RoleName::snapshot(),
                     snapshot.version(),
@@ -319,17 +314,9 @@ impl TrustService {
             }
             let draft = timestamp_for(&root.signed, Some(&timestamp.signed), snapshot.bytes(), now)
                 .map_err(corrupt)?;
-            let sigs = self
-                .keys
-                .sign_with_held(gun, "timestamp", &draft.keyids, draft.payload())
-                .await
-                .map_err(key_err)?;
-            if sigs.is_empty() {
-                return Err(ApiError::Internal(format!(
-                    "the server holds no timestamp key of {gun}"
-                )));
-            }
-            timestamp = draft.assemble(&sigs);
+            timestamp = self.sign_draft(gun, draft).await?.ok_or_else(|| {
+                ApiError::Internal(format!("the server holds no timestamp key of {gun}"))
+            })?;
             writes.push(record(
                 RoleName::timestamp(),
                 timestamp.version(),
@@ -401,20 +388,11 @@ impl TrustService {
         let snapshot_bytes = match update.snapshot {
             SnapshotPlan::Uploaded(s) => s.bytes().to_vec(),
             SnapshotPlan::Sign(draft) => {
-                let sigs = self
-                    .keys
-                    .sign_with_held(gun, "snapshot", &draft.keyids, draft.payload())
-                    .await
-                    .map_err(key_err)?;
-                if sigs.is_empty() {
-                    return Err(UpdateError::BadHierarchy {
-                        missing: "snapshot".to_owned(),
-                        msg: "no snapshot was included in update and server does not hold current snapshot key for repository"
-                            .to_owned(),
-                    }
-                    .into());
-                }
-                let signed = draft.assemble(&sigs);
+                let signed = self.sign_draft(gun, draft).await?.ok_or_else(|| UpdateError::BadHierarchy {
+                    missing: "snapshot".to_owned(),
+                    msg: "no snapshot was included in update and server does not hold current snapshot key for repository"
+                        .to_owned(),
+                })?;
                 records.push(record(
                     RoleName::snapshot(),
                     signed.version(),
@@ -430,21 +408,29 @@ impl TrustService {
             now,
         )
         .map_err(corrupt)?;
-        let sigs = self
-            .keys
-            .sign_with_held(gun, "timestamp", &draft.keyids, draft.payload())
-            .await
-            .map_err(key_err)?;
-        if sigs.is_empty() {
-            return Err(
-                UpdateError::BadRoot("no  timestamp keys exist on the server".to_owned()).into(),
-            );
-        }
-        let ts = draft.assemble(&sigs);
+        // Notary's message, double space included.
+        let ts = self.sign_draft(gun, draft).await?.ok_or_else(|| {
+            UpdateError::BadRoot("no  timestamp keys exist on the server".to_owned())
+        })?;
         records.push(record(RoleName::timestamp(), ts.version(), ts.bytes()));
         let result = self.store.update(gun, &records).await.map_err(store_err);
         self.invalidate(gun);
         result
+    }
+
+    /// Signs `draft` with every key root lists for its role that the server holds for
+    /// `gun`; `None` if it holds none of them.
+    async fn sign_draft<T: Role>(
+        &self,
+        gun: &str,
+        draft: Unsigned<T>,
+    ) -> Result<Option<Signed<T>>, ApiError> {
+        let sigs = self
+            .keys
+            .sign_with_held(gun, draft.role.as_str(), &draft.keyids, draft.payload())
+            .await
+            .map_err(key_err)?;
+        Ok((!sigs.is_empty()).then(|| draft.assemble(&sigs)))
     }
 
     /// Deletes every version of every role of `gun`. Server keys are kept.
