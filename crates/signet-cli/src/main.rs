@@ -202,8 +202,11 @@ fn passphrase(cfg: &Config) -> anyhow::Result<Zeroizing<String>> {
 }
 
 fn init_logging(format: LogFormat, level: Option<&str>) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SIGNET_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level.unwrap_or("info")));
+    // rustls warns once per connection from clients that send an IP address as SNI (wrk,
+    // some proxies); that is noise at the default level.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SIGNET_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{},rustls=error", level.unwrap_or("info")))
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod error;
+mod freshness;
 pub mod http;
 pub mod keys;
 pub mod metrics;

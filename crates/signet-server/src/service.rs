@@ -1,9 +1,8 @@
 //! The trust service: what each API call does, independent of HTTP.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use bytes::Bytes;
 use signet_core::encoding::hex_encode;
@@ -13,10 +12,11 @@ use signet_core::{
     PublicKey, RepoState, RingVerifier, RoleName, Root, Signed, Snapshot, Timestamp, UnixTime,
     UpdateError, Upload, validate_update,
 };
-use signet_store::{Backend, Change, ChangeEvent, NewRecord, Store, StoreError, UnixMicros};
+use signet_store::{Backend, Change, NewRecord, Store, StoreError, UnixMicros};
 
 use crate::clock::Clock;
 use crate::error::ApiError;
+use crate::freshness::FreshnessGate;
 use crate::keys::{KeyError, KeyService};
 
 /// One stored file as served: exact bytes and when it was written.
@@ -32,8 +32,6 @@ pub struct Served {
 #[derive(Debug)]
 struct CurrentView {
     timestamp: Served,
-    /// Hex SHA-256 of the timestamp bytes, compared with the store's on PostgreSQL.
-    timestamp_sha256: String,
     snapshot: Served,
     /// role → sha256 hex, from the snapshot's meta.
     roles: HashMap<String, String>,
@@ -52,63 +50,82 @@ const RESIGN_ATTEMPTS: usize = 3;
 
 /// The server's behaviour.
 ///
-/// Current views (timestamp, snapshot and what it lists) are cached per GUN. The cache is
-/// only on while this process learns of every write: always with SQLite (one process per
-/// database), and with PostgreSQL while [`TrustService::follow_changes`] holds a
-/// notification connection. Every invalidation bumps `generation`; a view read from the
-/// database is cached only if no invalidation happened meanwhile.
+/// Current views (timestamp, snapshot and what it lists) are cached per GUN. With SQLite
+/// this process sees every write (one process per database). With PostgreSQL other
+/// replicas write too: every read first passes a [`FreshnessGate`], whose checks apply the
+/// changefeed entries committed since the last check (every write, re-signing and deletion
+/// adds one). Every invalidation bumps `generation`; a view read from the database is cached
+/// only if no invalidation happened meanwhile.
 pub struct TrustService {
     store: Store,
     keys: KeyService,
     clock: Clock,
     views: RwLock<HashMap<String, Arc<CurrentView>>>,
-    cache_on: AtomicBool,
     generation: AtomicU64,
+    /// PostgreSQL only.
+    gate: Option<FreshnessGate>,
+    /// The last changefeed id applied to the cache.
+    seen_change: AtomicI64,
 }
 
 impl TrustService {
     /// A service over `store`, signing with `keys`.
     pub fn new(store: Store, keys: KeyService, clock: Clock) -> Self {
-        let cache_on = AtomicBool::new(store.backend() == Backend::Sqlite);
+        let gate = (store.backend() != Backend::Sqlite).then(FreshnessGate::new);
         Self {
             store,
             keys,
             clock,
             views: RwLock::new(HashMap::new()),
-            cache_on,
             generation: AtomicU64::new(0),
+            gate,
+            seen_change: AtomicI64::new(0),
         }
     }
 
-    /// Follows writes committed by other server processes on a shared PostgreSQL database,
-    /// invalidating cached views; caching is off whenever the notification connection is
-    /// down. Returns at once for SQLite. Runs until the process ends.
+    /// Keeps the cache current with writes by other server processes on a shared database,
+    /// running freshness checks on demand. Returns at once for SQLite; otherwise runs until
+    /// the process ends.
     pub async fn follow_changes(&self) {
-        loop {
-            match self.store.listen_changes().await {
-                Ok(None) => return,
-                Ok(Some(mut listener)) => {
-                    self.invalidate_all();
-                    self.cache_on.store(true, Ordering::SeqCst);
-                    tracing::debug!("following database change notifications");
-                    loop {
-                        match listener.next().await {
-                            Ok(ChangeEvent::Gun(gun)) => self.invalidate(&gun),
-                            Ok(_) => self.invalidate_all(),
-                            Err(e) => {
-                                tracing::warn!(error = %e, "lost database change notifications; caching off");
-                                break;
-                            }
-                        }
-                    }
-                    self.cache_on.store(false, Ordering::SeqCst);
-                    self.invalidate_all();
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot listen for database changes; caching off")
+        let Some(gate) = &self.gate else { return };
+        // Start from the newest change: nothing is cached yet.
+        match self.store.changefeed(None, -1, -1).await {
+            Ok(newest) => {
+                if let Some(c) = newest.last() {
+                    self.seen_change.store(c.id, Ordering::SeqCst);
                 }
             }
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the changefeed; caching waits for the database")
+            }
+        }
+        gate.run(|| self.apply_changes()).await;
+    }
+
+    /// Invalidates the views of GUNs changed since the last check. `false` if the changes
+    /// could not be read (the cache is then dropped and reads go to the database).
+    async fn apply_changes(&self) -> bool {
+        const PAGE: i64 = 1000;
+        let seen = self.seen_change.load(Ordering::SeqCst);
+        match self.store.changefeed(None, seen, PAGE).await {
+            Ok(changes) => {
+                if changes.len() >= PAGE as usize {
+                    self.invalidate_all();
+                } else {
+                    for c in &changes {
+                        self.invalidate(&c.gun);
+                    }
+                }
+                if let Some(last) = changes.last() {
+                    self.seen_change.store(last.id, Ordering::SeqCst);
+                }
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the changefeed; serving from the database");
+                self.invalidate_all();
+                false
+            }
         }
     }
 
@@ -202,11 +219,13 @@ impl TrustService {
 
     async fn current_view(&self, gun: &str) -> Result<Option<Arc<CurrentView>>, ApiError> {
         let now = self.clock.now();
-        let cache_on = self.cache_on.load(Ordering::SeqCst);
+        let cache_on = match &self.gate {
+            None => true,
+            Some(gate) => gate.wait().await,
+        };
         if cache_on
             && let Some(v) = self.views.read().ok().and_then(|m| m.get(gun).cloned())
             && now < v.valid_until
-            && self.still_current(gun, &v).await?
         {
             return Ok(Some(v));
         }
@@ -216,7 +235,7 @@ impl TrustService {
                 Err(ApiError::Version) => continue, // another writer re-signed first; reload
                 Ok(Some(view)) => {
                     let view = Arc::new(view);
-                    if self.cache_on.load(Ordering::SeqCst)
+                    if cache_on
                         && let Ok(mut m) = self.views.write()
                         && self.generation.load(Ordering::SeqCst) == generation
                     {
@@ -233,23 +252,6 @@ impl TrustService {
         Err(ApiError::Internal(format!(
             "could not refresh the timestamp of {gun}: writers kept racing"
         )))
-    }
-
-    /// Whether a cached `view` still shows the stored repository. With SQLite this process
-    /// sees every write, so a cached view is current until invalidated. With PostgreSQL
-    /// another replica may have committed a write whose notification has not arrived yet:
-    /// the latest stored timestamp's checksum is compared (one indexed read), so a client that
-    /// published through one replica reads the new version through any other at once.
-    async fn still_current(&self, gun: &str, view: &CurrentView) -> Result<bool, ApiError> {
-        if self.store.backend() == Backend::Sqlite {
-            return Ok(true);
-        }
-        let latest = self
-            .store
-            .latest_checksum(gun, "timestamp")
-            .await
-            .map_err(internal)?;
-        Ok(latest.as_deref() == Some(view.timestamp_sha256.as_str()))
     }
 
     /// Reads the current timestamp and snapshot; signs a new snapshot if it expired (and
@@ -348,7 +350,6 @@ impl TrustService {
             .instant()
             .min(snapshot.expires().instant());
         Ok(Some(CurrentView {
-            timestamp_sha256: hex_encode(&signet_core::encoding::sha256(&timestamp_served.bytes)),
             timestamp: timestamp_served,
             snapshot: snapshot_served,
             roles,

@@ -91,8 +91,6 @@ const TIMESTAMP_ROLE: &str = "timestamp";
 
 const META_COLUMNS_LATEST: &str = "SELECT gun, role, version, sha256, data, created_at, updated_at
 FROM tuf_files WHERE gun = $1 AND role = $2 ORDER BY version DESC LIMIT 1";
-const META_LATEST_CHECKSUM: &str =
-    "SELECT sha256 FROM tuf_files WHERE gun = $1 AND role = $2 ORDER BY version DESC LIMIT 1";
 const META_BY_VERSION: &str = "SELECT gun, role, version, sha256, data, created_at, updated_at
 FROM tuf_files WHERE gun = $1 AND role = $2 AND version = $3";
 // Notary's gorm `First` orders by primary key, i.e. the oldest matching row wins.
@@ -333,26 +331,6 @@ impl Store {
         })
     }
 
-    /// The lowercase hex SHA-256 of the highest stored version of `role` in `gun`, without
-    /// reading the data: cheap enough to check a cache against on every request.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Unavailable`] or [`StoreError::Database`].
-    pub async fn latest_checksum(
-        &self,
-        gun: &str,
-        role: &str,
-    ) -> Result<Option<String>, StoreError> {
-        with_reader!(self, "latest_checksum", |pool| {
-            sqlx::query_scalar(META_LATEST_CHECKSUM)
-                .bind(gun)
-                .bind(role)
-                .fetch_optional(pool)
-                .await
-        })
-    }
-
     /// The stored `version` of `role` in `gun` (Notary `GetVersion`).
     ///
     /// # Errors
@@ -509,7 +487,6 @@ impl Store {
                     .execute(&mut **tx)
                     .await?;
             }
-            tx.notify_change(gun).await?;
             Ok(())
         })
     }
@@ -540,7 +517,6 @@ impl Store {
                     .bind(ChangeCategory::Deletion.as_str())
                     .execute(&mut **tx)
                     .await?;
-                tx.notify_change(gun).await?;
             }
             Ok(removed)
         })
@@ -761,64 +737,6 @@ impl Store {
 }
 
 /// What differs between the backends inside a write transaction.
-/// The PostgreSQL channel committed changes are announced on; the payload is the GUN.
-const CHANGE_CHANNEL: &str = "signet_tuf_changes";
-
-/// What a [`ChangeListener`] reports.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ChangeEvent {
-    /// A write to this GUN committed.
-    Gun(String),
-    /// Notifications may have been missed (the connection was re-established): treat every
-    /// GUN as changed.
-    Unknown,
-}
-
-/// Announcements of writes committed by any process sharing the database.
-#[derive(Debug)]
-pub struct ChangeListener {
-    listener: sqlx::postgres::PgListener,
-}
-
-impl ChangeListener {
-    /// Waits for the next event.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Unavailable`] when the connection is lost and cannot be re-established;
-    /// the caller must then assume anything may have changed.
-    pub async fn next(&mut self) -> Result<ChangeEvent, StoreError> {
-        match self.listener.try_recv().await {
-            Ok(Some(n)) if !n.payload().is_empty() => Ok(ChangeEvent::Gun(n.payload().to_owned())),
-            Ok(_) => Ok(ChangeEvent::Unknown),
-            Err(e) => Err(unavailable(Backend::Postgres, e)),
-        }
-    }
-}
-
-impl Store {
-    /// Subscribes to writes committed by other processes. `None` for SQLite, where this
-    /// process is the only writer.
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::Unavailable`] if the listening connection cannot be opened.
-    pub async fn listen_changes(&self) -> Result<Option<ChangeListener>, StoreError> {
-        let Inner::Postgres(pool) = &self.inner else {
-            return Ok(None);
-        };
-        let mut listener = sqlx::postgres::PgListener::connect_with(pool)
-            .await
-            .map_err(|e| unavailable(Backend::Postgres, e))?;
-        listener
-            .listen(CHANGE_CHANNEL)
-            .await
-            .map_err(|e| unavailable(Backend::Postgres, e))?;
-        Ok(Some(ChangeListener { listener }))
-    }
-}
-
 trait Dialect {
     /// Serialises writers of one GUN. SQLite needs nothing: `BEGIN IMMEDIATE` already holds the
     /// database-wide write lock.
@@ -827,8 +745,7 @@ trait Dialect {
     fn lock_changefeed(&mut self) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
     /// Serialises schema creation by concurrently starting processes.
     fn lock_schema(&mut self) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
-    /// Tells other processes, at commit, that `gun` changed. SQLite has one writer process.
-    fn notify_change(&mut self, gun: &str) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+
     /// DDL of `signet_schema_version`.
     fn version_table_ddl(&self) -> &'static str;
     /// DDL of schema version 1.
@@ -845,10 +762,6 @@ impl Dialect for SqliteConnection {
     }
 
     async fn lock_schema(&mut self) -> Result<(), sqlx::Error> {
-        Ok(())
-    }
-
-    async fn notify_change(&mut self, _gun: &str) -> Result<(), sqlx::Error> {
         Ok(())
     }
 
@@ -872,17 +785,6 @@ impl Dialect for PgConnection {
 
     async fn lock_schema(&mut self) -> Result<(), sqlx::Error> {
         advisory_lock(self, lock_key("schema", "")).await
-    }
-
-    async fn notify_change(&mut self, gun: &str) -> Result<(), sqlx::Error> {
-        // NOTIFY payloads are limited to 8000 bytes; an empty payload means "anything".
-        let payload = if gun.len() < 4096 { gun } else { "" };
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CHANGE_CHANNEL)
-            .bind(payload)
-            .execute(&mut *self)
-            .await
-            .map(|_| ())
     }
 
     fn version_table_ddl(&self) -> &'static str {
