@@ -85,7 +85,10 @@ cleanup() {
     kill -9 "$p" 2>/dev/null || true
   done
   wait 2>/dev/null || true
-  if [ "$GO_STARTED" = 1 ]; then "$PEERS/stop-notary.sh" "$PEERS_ROOT" || true; fi
+  if [ "$GO_STARTED" = 1 ]; then
+    "$PEERS/stop-notary.sh" "$PEERS_ROOT" || true
+    rm -rf "$PEERS_ROOT/pgdata"   # the private PostgreSQL's data (stopped above)
+  fi
   for d in "${SIGNET_DBS[@]}"; do
     psql -X -q "$SIGNET_PG_URL/postgres" -c "DROP DATABASE IF EXISTS \"$d\"" 2>/dev/null || true
   done
@@ -97,11 +100,20 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ------------------------------------------------------------------ build
-log "building signet and the load generator (release)"
-(cd "$REPO_ROOT" && cargo build --release -q -p signet-cli -p signet-bench-loadgen) \
-  >"$OUT/build.log" 2>&1 || { tail -20 "$OUT/build.log" >&2; die "cargo build failed"; }
-SIGNET="$REPO_ROOT/target/release/signet"
-LOADGEN="$REPO_ROOT/target/release/signet-bench-loadgen"
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  log "building signet and the load generator (release; SKIP_BUILD=1 uses the existing binaries)"
+  (cd "$REPO_ROOT" && cargo build --release -q -p signet-cli -p signet-bench-loadgen) \
+    >"$OUT/build.log" 2>&1 || { tail -20 "$OUT/build.log" >&2; die "cargo build failed"; }
+fi
+# snapshot the binaries: a concurrent cargo build must not swap them mid-run
+mkdir -p "$OUT/bin"
+for b in signet signet-bench-loadgen; do
+  [ -x "$REPO_ROOT/target/release/$b" ] || die "target/release/$b missing (cargo build --release -p signet-cli -p signet-bench-loadgen)"
+  # a hard link keeps this inode even when cargo re-links target/release/$b; copy across filesystems
+  ln "$REPO_ROOT/target/release/$b" "$OUT/bin/$b" 2>/dev/null || cp "$REPO_ROOT/target/release/$b" "$OUT/bin/$b"
+done
+SIGNET="$OUT/bin/signet"
+LOADGEN="$OUT/bin/signet-bench-loadgen"
 
 # ------------------------------------------------------------------ private Go peers root
 mkdir -p "$PEERS_ROOT/certs"
@@ -122,7 +134,12 @@ rm -rf "$PEERS_ROOT/pgdata"
   echo "postgres: $(psql -X -tA "$SIGNET_PG_URL/postgres" -c 'show server_version' 2>/dev/null || echo '?')"
   echo "WRK_DURATION=$WRK_DURATION WRK_THREADS=$WRK_THREADS CONNS=$CONNS NTARGETS=$NTARGETS"
   echo "N_GUNS=$N_GUNS PUB_CONCURRENCY=$PUB_CONCURRENCY PUB_MAX_SECONDS=$PUB_MAX_SECONDS"
+  echo "signet binary: $(stat -c '%y' "$REPO_ROOT/target/release/signet")"
+  echo "loadavg at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$OUT/env.txt"
+read -r LOAD1 _ </proc/loadavg
+awk -v l="$LOAD1" 'BEGIN{exit !(l > 0.5)}' \
+  && log "WARNING: load average $LOAD1 at start; other work on this machine will skew the numbers"
 
 # ------------------------------------------------------------------ helpers
 # start_signet NAME DB_URL -> sets SIGNET_URL, SIGNET_PID
@@ -276,7 +293,9 @@ for pair in $PAIRS; do
   publish_run "$pair" "$sname" "$SIGNET_URL"
   sampler_stop
 
+  for f in notary-server notary-signer; do cp "$PEERS_ROOT/run/$f.log" "$OUT/$gname-$f.log" 2>/dev/null || true; done
   for np in "$gname=$GO_PID" "notary-signer-$go_mode=$SIGNER_PID" "$sname=$SIGNET_PID"; do
+    kill -0 "${np#*=}" 2>/dev/null || log "WARNING: ${np%%=*} (pid ${np#*=}) is no longer running; see its log in $OUT"
     for ph in read publish; do
       printf '%s\t%s\t%s\t%s\n' "$pair" "${np%%=*}" "$ph" \
         "$(awk -F'\t' -v n="${np%%=*}" '$1==n && $2>m {m=$2} END{print m+0}' "$OUT/rss-$pair-$ph.tsv")" >>"$OUT/rss.tsv"
@@ -343,5 +362,6 @@ summary() {
   echo
   echo "PostgreSQL backend processes are not included in either server's RSS."
 }
+echo "loadavg at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/env.txt"
 summary | tee "$OUT/summary.md"
 log "raw results: $OUT"

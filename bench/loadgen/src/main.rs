@@ -3,7 +3,7 @@
 //!
 //! For each of N GUNs (`<prefix>/00000` …) it does what `notary init GUN -p` does on the wire:
 //!
-//! 1. `GET /v2/<gun>/_trust/tuf/timestamp.key` (concurrently, before the clock starts);
+//! 1. `GET /v2/<gun>/_trust/tuf/timestamp.key` (before the clock starts; `--key-concurrency`);
 //! 2. builds the first upload with `signet-test-support`'s `TestRepo`: root v1 (X.509 root
 //!    certificate with CN = GUN, ECDSA P-256), targets v1 and snapshot v1 signed by the
 //!    publisher's own snapshot key, laid out as the Go client's multipart body. Key generation
@@ -48,6 +48,11 @@ struct Args {
     /// Stop starting new POSTs after this many seconds (the result counts what finished).
     #[arg(long, default_value_t = 120)]
     max_seconds: u64,
+    /// Concurrent `GET timestamp.key` requests in the untimed setup phase. Keep 1 for the Go
+    /// notary-signer with its memory key store: concurrent key creation crashes it ("fatal
+    /// error: concurrent map read and map write" in trustmanager.GenericKeyStore).
+    #[arg(long, default_value_t = 1)]
+    key_concurrency: usize,
     /// Per-request timeout, seconds.
     #[arg(long, default_value_t = 30)]
     timeout: u64,
@@ -142,7 +147,7 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
     let next = Arc::new(AtomicUsize::new(0));
     let guns = Arc::new(guns);
     let mut tasks = Vec::new();
-    for _ in 0..args.concurrency {
+    for _ in 0..args.key_concurrency.max(1) {
         let (client, keys, next, guns) = (client.clone(), keys.clone(), next.clone(), guns.clone());
         let base = args.url.clone();
         tasks.push(tokio::spawn(async move {
