@@ -1,4 +1,5 @@
 mod cli;
 mod docker_trust;
 mod notary_cli;
+mod replicas;
 mod util;
