@@ -31,10 +31,15 @@ pub fn canonicalize(json: &[u8]) -> Result<Vec<u8>, CanonicalError> {
 /// Escapes canonical bytes the way Go's `json.Marshal` does when it embeds them as a
 /// `json.RawMessage`: `<`, `>`, `&`, U+2028 and U+2029 become `\u003c`, `\u003e`,
 /// `\u0026`, `\u2028`, `\u2029`. The result parses to the same value.
+///
+/// Control characters (which canonical form writes raw inside strings, and which JSON
+/// does not allow raw) become `\u00XX`, so the result is always valid JSON. Go's
+/// `json.Marshal` refuses such a `RawMessage` instead; for everything Go can embed the
+/// output is identical.
 pub fn go_html_escape(canonical: &[u8]) -> Vec<u8> {
     let needs = canonical
         .iter()
-        .any(|b| matches!(b, b'<' | b'>' | b'&' | 0xE2));
+        .any(|b| matches!(b, b'<' | b'>' | b'&' | 0xE2 | 0x00..=0x1F));
     if !needs {
         return canonical.to_vec();
     }
@@ -45,6 +50,13 @@ pub fn go_html_escape(canonical: &[u8]) -> Vec<u8> {
             b'<' => out.extend_from_slice(b"\\u003c"),
             b'>' => out.extend_from_slice(b"\\u003e"),
             b'&' => out.extend_from_slice(b"\\u0026"),
+            // Canonical output has no whitespace outside strings: these are in strings.
+            b @ 0x00..=0x1F => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(b >> 4)]);
+                out.push(HEX[usize::from(b & 15)]);
+            }
             0xE2 if canonical.get(i + 1) == Some(&0x80)
                 && matches!(canonical.get(i + 2), Some(0xA8 | 0xA9)) =>
             {
@@ -218,6 +230,20 @@ mod tests {
         assert_eq!(
             String::from_utf8(escaped.clone()).unwrap(),
             r#"{"a":"\u003cx\u003e\u0026\u2028\u2029é"}"#
+        );
+        assert_eq!(canonicalize(&escaped).unwrap(), raw);
+    }
+
+    #[test]
+    fn html_escape_escapes_raw_control_characters() {
+        // Found by fuzzing (fuzz/canonical_json): canonical form keeps control characters
+        // raw, and embedding that unescaped produced files no JSON parser accepts.
+        let raw = canonicalize(br#"{"a":"x\u0001\n\u001f\t<"}"#).unwrap();
+        assert_eq!(raw, b"{\"a\":\"x\x01\n\x1f\t<\"}");
+        let escaped = go_html_escape(&raw);
+        assert_eq!(
+            String::from_utf8(escaped.clone()).unwrap(),
+            r#"{"a":"x\u0001\u000a\u001f\u0009\u003c"}"#
         );
         assert_eq!(canonicalize(&escaped).unwrap(), raw);
     }

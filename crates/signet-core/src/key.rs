@@ -151,6 +151,9 @@ pub struct PublicKey {
     canonical_id: KeyId,
     material: KeyMaterial,
     certs: Vec<CertFacts>,
+    /// The JSON object this key was read from, written back verbatim so that fields this
+    /// implementation does not know (or an absent `private`) survive re-encoding.
+    json: Option<Box<serde_json::Value>>,
 }
 
 impl PartialEq for PublicKey {
@@ -192,6 +195,7 @@ impl PublicKey {
             canonical_id,
             material,
             certs,
+            json: None,
         }
     }
 
@@ -283,6 +287,9 @@ struct WireKeyVal {
 
 impl Serialize for PublicKey {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if let Some(json) = &self.json {
+            return json.serialize(s);
+        }
         WireKey {
             keytype: self.keytype.as_str().to_owned(),
             keyval: WireKeyVal {
@@ -296,7 +303,8 @@ impl Serialize for PublicKey {
 
 impl<'de> Deserialize<'de> for PublicKey {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let wire = WireKey::deserialize(d)?;
+        let json = serde_json::Value::deserialize(d)?;
+        let wire = WireKey::deserialize(&json).map_err(serde::de::Error::custom)?;
         let public = b64_decode(&wire.keyval.public)
             .ok_or_else(|| serde::de::Error::custom("keyval.public is not base64"))?;
         let private = match wire.keyval.private {
@@ -306,11 +314,9 @@ impl<'de> Deserialize<'de> for PublicKey {
                     .ok_or_else(|| serde::de::Error::custom("keyval.private is not base64"))?,
             ),
         };
-        Ok(Self::with_private(
-            KeyType::parse(&wire.keytype),
-            public,
-            private,
-        ))
+        let mut key = Self::with_private(KeyType::parse(&wire.keytype), public, private);
+        key.json = Some(Box::new(json));
+        Ok(key)
     }
 }
 
@@ -563,6 +569,17 @@ mod tests {
             serde_json::from_str::<PublicKey>(r#"{"keytype":"ed25519","keyval":{"public":"!!"}}"#)
                 .is_err()
         );
+    }
+
+    #[test]
+    fn reencoding_keeps_unknown_and_absent_fields() {
+        // Found by fuzzing (fuzz/metadata_root): unknown fields in a key object and an
+        // absent `private` were lost or added when a parsed root was re-encoded.
+        let text = r#"{"keytype":"ed25519","keyval":{"public":"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=","x":1},"y":[true]}"#;
+        let k: PublicKey = serde_json::from_str(text).unwrap();
+        assert_eq!(serde_json::to_string(&k).unwrap(), text);
+        // The ID is still that of the standard form, as in Notary.
+        assert_eq!(k.id(), PublicKey::new(KeyType::Ed25519, vec![1; 32]).id());
     }
 
     #[test]

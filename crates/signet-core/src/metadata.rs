@@ -264,6 +264,9 @@ pub struct Delegations {
     /// Delegated roles, in priority order.
     #[serde(default, deserialize_with = "null_as_default")]
     pub roles: Vec<DelegatedRole>,
+    /// Fields this version does not know.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
@@ -657,6 +660,36 @@ mod tests {
             core::str::from_utf8(s.bytes()).unwrap(),
             r#"{"signed":{"_type":"Snapshot","expires":"1970-01-01T00:00:00.000000005Z","meta":{},"version":1},"signatures":[{"keyid":"k1","method":"ecdsa","sig":"AQI="}]}"#
         );
+        let back = Signed::<Snapshot>::from_bytes(s.bytes()).unwrap();
+        assert_eq!(back.canonical(), s.canonical());
+    }
+
+    #[test]
+    fn reencoding_keeps_unknown_delegation_fields() {
+        // Found by fuzzing (fuzz/metadata_targets): unknown fields of `delegations` were
+        // dropped when a parsed targets role was re-encoded.
+        let doc = br#"{"signed":{"_type":"Targets","delegations":{"keys":{},"roles":[],"x-new":{"a":1}},"expires":"2030-01-01T00:00:00Z","targets":{},"version":1},"signatures":[]}"#;
+        let t = Signed::<Targets>::from_bytes(doc).unwrap();
+        let u = Unsigned::new(RoleName::targets(), t.signed.clone(), vec![], 1).unwrap();
+        assert_eq!(u.payload(), t.canonical());
+    }
+
+    #[test]
+    fn assembled_file_with_control_characters_parses_back() {
+        // Found by fuzzing (fuzz/canonical_json, fuzz/metadata_*): a `signed` part whose
+        // strings hold control characters (canonical form keeps them raw) was embedded
+        // raw, so the server wrote snapshots no client could parse.
+        let mut extra = Map::new();
+        extra.insert("x-note".to_owned(), Value::String("a\u{1}b\nc".to_owned()));
+        let snap = Snapshot {
+            ty: "Snapshot".to_owned(),
+            expires: Expires::at(UnixTime::from_unix(0, 0)),
+            meta: BTreeMap::new(),
+            version: 1,
+            extra,
+        };
+        let u = Unsigned::new(RoleName::snapshot(), snap, vec![], 1).unwrap();
+        let s = u.assemble(&[]);
         let back = Signed::<Snapshot>::from_bytes(s.bytes()).unwrap();
         assert_eq!(back.canonical(), s.canonical());
     }

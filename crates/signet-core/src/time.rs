@@ -14,6 +14,10 @@ pub struct UnixTime {
 
 /// Seconds in a day.
 const DAY: i64 = 86_400;
+/// `0000-01-01T00:00:00Z`: the first instant with an RFC 3339 UTC form.
+const MIN_SECS: i64 = -62_167_219_200;
+/// `9999-12-31T23:59:59Z`: the last second with an RFC 3339 UTC form.
+const MAX_SECS: i64 = 253_402_300_799;
 
 impl UnixTime {
     /// The Unix epoch.
@@ -128,6 +132,12 @@ impl UnixTime {
         };
         let days = days_from_civil(year, month, day);
         let secs = days * DAY + hour * 3600 + minute * 60 + second - offset;
+        // An offset can carry a date written in years 0000–9999 out of that range in UTC
+        // (`9999-12-31T23:00:00-05:00` is in year 10000), where it has no RFC 3339 form
+        // to write back (Go's `MarshalJSON` refuses such times too).
+        if !(MIN_SECS..=MAX_SECS).contains(&secs) {
+            return Err(err());
+        }
         Ok(Self { secs, nanos })
     }
 
@@ -266,6 +276,31 @@ mod tests {
             "२०२६-01-01T00:00:00Z",
         ] {
             assert!(UnixTime::parse_rfc3339(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn offsets_cannot_leave_the_four_digit_years() {
+        // Found by fuzzing (fuzz/time_rfc3339): these parsed, but their UTC form (years
+        // 10000 and -1) could not be written as RFC 3339 and did not parse back.
+        for bad in [
+            "9999-12-31T23:59:59.99995-05:00",
+            "0000-01-01T00:00:00+01:00",
+        ] {
+            assert!(UnixTime::parse_rfc3339(bad).is_err(), "{bad}");
+        }
+        for (ok, utc) in [
+            (
+                "9999-12-31T23:59:59.999999999Z",
+                "9999-12-31T23:59:59.999999999Z",
+            ),
+            ("9999-12-31T23:59:59+00:00", "9999-12-31T23:59:59Z"),
+            ("0000-01-01T00:00:00Z", "0000-01-01T00:00:00Z"),
+            ("0000-01-01T01:00:00+01:00", "0000-01-01T00:00:00Z"),
+        ] {
+            let t = UnixTime::parse_rfc3339(ok).unwrap();
+            assert_eq!(t.to_rfc3339(), utc);
+            assert_eq!(UnixTime::parse_rfc3339(utc).unwrap(), t);
         }
     }
 

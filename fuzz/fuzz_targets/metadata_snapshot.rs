@@ -1,0 +1,10 @@
+//! `Signed::<Snapshot>::from_bytes`: keeps the input bytes, and the typed value re-encodes to
+//! exactly the canonical bytes its signatures cover.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use signet_core::{RoleName, Snapshot};
+
+fuzz_target!(|data: &[u8]| {
+    signet_fuzz::check_metadata_round_trip::<Snapshot>(RoleName::snapshot(), data);
+});
