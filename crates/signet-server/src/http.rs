@@ -9,7 +9,6 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use serde_json::json;
 use signet_core::{RoleName, Upload};
 
@@ -283,18 +282,19 @@ async fn changefeed(
     ))
 }
 
-/// Just enough of a metadata file to know it is one: what notary-server decodes.
-#[derive(Deserialize)]
-struct SignedMeta {
-    #[serde(default)]
-    signed: Option<SignedCommon>,
-}
-
-#[derive(Deserialize)]
-#[allow(dead_code)]
-struct SignedCommon {
-    #[serde(default)]
-    version: Option<i64>,
+/// Whether a part is a metadata file as far as notary-server checks before validation: a
+/// JSON object whose `signed` is an object with an integral `version` (if any). Unlike Go,
+/// a part without `signed` is refused here too: it can never be valid metadata.
+fn looks_like_metadata(bytes: &[u8]) -> bool {
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(serde_json::Value::Object(doc)) => match doc.get("signed") {
+            Some(serde_json::Value::Object(signed)) => signed
+                .get("version")
+                .is_none_or(|v| v.is_i64() || v.is_u64()),
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 /// Reads the multipart body: one part per role, file name = role name (`.json` optional).
@@ -339,9 +339,8 @@ async fn parse_multipart(boundary: String, body: Bytes) -> Result<Vec<Upload>, A
             .bytes()
             .await
             .map_err(|e| ApiError::MalformedUpload(e.to_string()))?;
-        match serde_json::from_slice::<SignedMeta>(&bytes) {
-            Ok(SignedMeta { signed: Some(_) }) => {}
-            _ => return Err(ApiError::MalformedJson),
+        if !looks_like_metadata(&bytes) {
+            return Err(ApiError::MalformedJson);
         }
         if uploads.iter().any(|u| u.role == role) {
             return Err(ApiError::Version);
@@ -385,3 +384,22 @@ fn percent_decode(s: &str) -> String {
 
 /// Methods the API serves; used by tests.
 pub const METHODS: [Method; 4] = [Method::GET, Method::POST, Method::DELETE, Method::HEAD];
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_metadata;
+
+    #[test]
+    fn metadata_shape_matches_what_notary_server_decodes() {
+        assert!(looks_like_metadata(
+            br#"{"signed":{"version":3},"signatures":[]}"#
+        ));
+        assert!(looks_like_metadata(br#"{"signed":{}}"#));
+        // Go decodes `signed` into a struct: an array or a fractional version is malformed.
+        assert!(!looks_like_metadata(br#"{"signed":[1,2]}"#));
+        assert!(!looks_like_metadata(br#"{"signed":{"version":1.5}}"#));
+        assert!(!looks_like_metadata(br#"{"signatures":[]}"#));
+        assert!(!looks_like_metadata(b"[]"));
+        assert!(!looks_like_metadata(b"not json"));
+    }
+}
