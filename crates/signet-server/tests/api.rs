@@ -31,15 +31,12 @@ use signet_server::Config;
 use signet_server::clock::Clock;
 use signet_server::config::{AuthSection, TokenOptions};
 use signet_server::http::AppState;
+use signet_test_support::postgres::ScratchDatabase;
 use signet_test_support::{
     CertKey, EcdsaKey, Impostor, Signer, TestRepo, multipart, parse_server_key, tamper,
 };
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use tower::ServiceExt as _;
 use zeroize::Zeroizing;
-
-const POSTGRES_ENV: &str = "SIGNET_TEST_POSTGRES";
-const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 /// The test clock starts here (2030-03-17), whole seconds.
 const START: i64 = 1_900_000_000;
@@ -154,12 +151,13 @@ all_backends!(
 /// A scratch database; removed again on drop.
 struct TestDb {
     url: String,
-    scratch: Scratch,
+    /// Held for its `Drop`: removes the database.
+    _scratch: Scratch,
 }
 
 enum Scratch {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin: String, name: String },
+    Postgres(#[allow(dead_code)] ScratchDatabase),
 }
 
 impl TestDb {
@@ -170,87 +168,18 @@ impl TestDb {
                 let url = format!("sqlite://{}", dir.path().join("signet.db").display());
                 Self {
                     url,
-                    scratch: Scratch::Sqlite(dir),
+                    _scratch: Scratch::Sqlite(dir),
                 }
             }
             Backend::Postgres => {
-                let admin =
-                    std::env::var(POSTGRES_ENV).unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned());
-                let mut conn = match PgConnection::connect(&admin).await {
-                    Ok(conn) => conn,
-                    Err(err) => panic!(
-                        "PostgreSQL is not reachable at {admin} ({err}). Start it with \
-                         `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`, \
-                         or set {POSTGRES_ENV} to an admin URL of a server where the user may \
-                         CREATE DATABASE."
-                    ),
-                };
-                let name = format!("signet_api_{}", random_hex());
-                sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&mut conn)
-                    .await
-                    .expect("create scratch database");
-                conn.close().await.expect("close admin connection");
+                let db = ScratchDatabase::create("signet_api").await;
                 Self {
-                    url: database_url(&admin, &name),
-                    scratch: Scratch::Postgres { admin, name },
+                    url: db.url().to_owned(),
+                    _scratch: Scratch::Postgres(db),
                 }
             }
         }
     }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Scratch::Postgres { admin, name } = &self.scratch {
-            drop_postgres_database(admin, name);
-        }
-    }
-}
-
-/// Best-effort `DROP DATABASE … WITH (FORCE)` from a plain thread, so it also works while a
-/// panicking test unwinds inside the tokio runtime.
-fn drop_postgres_database(admin: &str, name: &str) {
-    let admin = admin.to_owned();
-    let statement = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-    let outcome = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|err| err.to_string())?;
-        runtime.block_on(async {
-            let mut conn = PgConnection::connect(&admin)
-                .await
-                .map_err(|err| err.to_string())?;
-            sqlx::query(AssertSqlSafe(statement))
-                .execute(&mut conn)
-                .await
-                .map_err(|err| err.to_string())?;
-            conn.close().await.map_err(|err| err.to_string())
-        })
-    })
-    .join();
-    if let Ok(Err(err)) = outcome {
-        eprintln!("warning: could not drop scratch database {name}: {err}");
-    }
-}
-
-/// `admin` with its database path replaced by `name` (query parameters kept).
-fn database_url(admin: &str, name: &str) -> String {
-    let (base, query) = match admin.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (admin, None),
-    };
-    let authority_start = base.find("://").map_or(0, |at| at + 3);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |at| authority_start + at);
-    let mut url = format!("{}/{name}", &base[..path_start]);
-    if let Some(query) = query {
-        url.push('?');
-        url.push_str(query);
-    }
-    url
 }
 
 fn random_hex() -> String {

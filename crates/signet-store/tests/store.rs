@@ -18,8 +18,7 @@ use signet_store::{
 use sqlx::{AssertSqlSafe, Connection, PgConnection, SqliteConnection};
 use tokio::task::JoinSet;
 
-const POSTGRES_ENV: &str = "SIGNET_TEST_POSTGRES";
-const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+use signet_test_support::postgres::ScratchDatabase;
 
 const GUN: &str = "example.com/org/app";
 
@@ -105,7 +104,7 @@ struct TestDb {
 enum Scratch {
     SqliteFile(PathBuf),
     Memory,
-    Postgres { admin: String, name: String },
+    Postgres(#[allow(dead_code)] ScratchDatabase),
 }
 
 impl TestDb {
@@ -133,27 +132,9 @@ impl TestDb {
     }
 
     async fn postgres() -> Self {
-        let admin = std::env::var(POSTGRES_ENV).unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned());
-        let mut conn = match PgConnection::connect(&admin).await {
-            Ok(conn) => conn,
-            Err(err) => panic!(
-                "PostgreSQL is not reachable at {admin} ({err}). Start it with \
-                 `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`, \
-                 or set {POSTGRES_ENV} to an admin URL of a server where the user may CREATE DATABASE."
-            ),
-        };
-        let name = format!("signet_store_{}", random_hex());
-        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .expect("create scratch database");
-        conn.close().await.expect("close admin connection");
-        // From here on the guard drops the database, even if connecting fails.
-        let scratch = Scratch::Postgres {
-            admin: admin.clone(),
-            name: name.clone(),
-        };
-        let url = database_url(&admin, &name);
+        // The guard drops the database, even if connecting fails.
+        let db = ScratchDatabase::create("signet_store").await;
+        let url = db.url().to_owned();
         let store = Store::connect(&url)
             .await
             .expect("connect to scratch database");
@@ -161,7 +142,7 @@ impl TestDb {
         Self {
             url,
             store,
-            scratch,
+            scratch: Scratch::Postgres(db),
         }
     }
 
@@ -188,7 +169,7 @@ impl TestDb {
                     .expect("raw statement");
                 conn.close().await.expect("close");
             }
-            Scratch::Postgres { .. } => {
+            Scratch::Postgres(_) => {
                 let mut conn = PgConnection::connect(&self.url)
                     .await
                     .expect("raw postgres");
@@ -214,54 +195,9 @@ impl Drop for TestDb {
                 }
             }
             Scratch::Memory => {}
-            Scratch::Postgres { admin, name } => drop_postgres_database(admin, name),
+            Scratch::Postgres(_) => {}
         }
     }
-}
-
-/// Best-effort `DROP DATABASE … WITH (FORCE)` from a plain thread, so it also works while a
-/// panicking test unwinds inside the tokio runtime.
-fn drop_postgres_database(admin: &str, name: &str) {
-    let admin = admin.to_owned();
-    let statement = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-    let outcome = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|err| err.to_string())?;
-        runtime.block_on(async {
-            let mut conn = PgConnection::connect(&admin)
-                .await
-                .map_err(|err| err.to_string())?;
-            sqlx::query(AssertSqlSafe(statement))
-                .execute(&mut conn)
-                .await
-                .map_err(|err| err.to_string())?;
-            conn.close().await.map_err(|err| err.to_string())
-        })
-    })
-    .join();
-    if let Ok(Err(err)) = outcome {
-        eprintln!("warning: could not drop scratch database {name}: {err}");
-    }
-}
-
-/// `admin` with its database path replaced by `name` (query parameters kept).
-fn database_url(admin: &str, name: &str) -> String {
-    let (base, query) = match admin.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (admin, None),
-    };
-    let authority_start = base.find("://").map_or(0, |at| at + 3);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |at| authority_start + at);
-    let mut url = format!("{}/{name}", &base[..path_start]);
-    if let Some(query) = query {
-        url.push('?');
-        url.push_str(query);
-    }
-    url
 }
 
 fn random_hex() -> String {
@@ -1252,20 +1188,4 @@ async fn connect_errors_are_classified() {
         }
         other => panic!("expected Unavailable, got {other:?}"),
     }
-}
-
-#[test]
-fn database_url_replaces_only_the_database() {
-    assert_eq!(
-        database_url("postgres://postgres@127.0.0.1:5432/test", "x"),
-        "postgres://postgres@127.0.0.1:5432/x"
-    );
-    assert_eq!(
-        database_url("postgresql://u:p@h/test?sslmode=disable", "x"),
-        "postgresql://u:p@h/x?sslmode=disable"
-    );
-    assert_eq!(
-        database_url("postgres://h:5432", "x"),
-        "postgres://h:5432/x"
-    );
 }

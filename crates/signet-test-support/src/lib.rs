@@ -31,6 +31,8 @@
 //! validate_update(repo.gun(), &RepoState::default(), uploads, now, &RingVerifier).unwrap();
 //! ```
 
+pub mod postgres;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
