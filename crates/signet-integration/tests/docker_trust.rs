@@ -13,7 +13,6 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::thread;
 
 use crate::util::{self, Db, SignetServer};
 
@@ -94,14 +93,10 @@ fn assert_matches_go(test: &str, server: &SignetServer) {
     let go_ca = util::peer_certs().ca;
     let dir = fresh_artifact_dir(test);
 
-    let (go, signet) = thread::scope(|s| {
-        let go = s.spawn(|| scenario("go", &go_url, &go_ca, &dir));
-        let signet = s.spawn(|| scenario("signet", server.url(), server.ca(), &dir));
-        let join = |h: thread::ScopedJoinHandle<'_, String>| {
-            h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
-        };
-        (join(go), join(signet))
-    });
+    let (go, signet) = util::in_parallel(
+        || scenario("go", &go_url, &go_ca, &dir),
+        || scenario("signet", server.url(), server.ca(), &dir),
+    );
     check_go_reference(&go, &dir, "go");
 
     if go != signet {
@@ -119,11 +114,7 @@ fn assert_matches_go(test: &str, server: &SignetServer) {
 #[test]
 fn docker_trust_matches_go_server_on_sqlite() {
     util::go_notary_url(); // fail fast, before building state
-    let state = tempfile::Builder::new()
-        .prefix("signet-sqlite-")
-        .tempdir()
-        .expect("tempdir");
-    let server = SignetServer::start(Db::Sqlite(state.path().join("signet.db")));
+    let server = SignetServer::start(Db::Sqlite);
     assert_matches_go("docker_trust_matches_go_server_on_sqlite", &server);
 }
 
@@ -144,14 +135,10 @@ fn docker_trust_transcript_is_deterministic_on_go_server() {
     let go_url = util::go_notary_url();
     let ca = util::peer_certs().ca;
     let dir = fresh_artifact_dir("docker_trust_transcript_is_deterministic_on_go_server");
-    let (a, b) = thread::scope(|s| {
-        let a = s.spawn(|| scenario("go-a", &go_url, &ca, &dir));
-        let b = s.spawn(|| scenario("go-b", &go_url, &ca, &dir));
-        let join = |h: thread::ScopedJoinHandle<'_, String>| {
-            h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
-        };
-        (join(a), join(b))
-    });
+    let (a, b) = util::in_parallel(
+        || scenario("go-a", &go_url, &ca, &dir),
+        || scenario("go-b", &go_url, &ca, &dir),
+    );
     check_go_reference(&a, &dir, "go-a");
     if a != b {
         let diff = util::unified_diff(&dir, "go-a.txt", &a, "go-b.txt", &b);

@@ -7,7 +7,6 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::thread;
 
 use crate::util::{self, Db, PgDatabase, SignetServer};
 
@@ -49,14 +48,10 @@ fn assert_matches_go(test: &str, server: &SignetServer) {
     let dir = fresh_artifact_dir(test);
     let go_ca = util::peer_certs().ca;
 
-    let (go, signet) = thread::scope(|s| {
-        let go = s.spawn(|| scenario("go", &go_url, &go_ca, &dir));
-        let signet = s.spawn(|| scenario("signet", server.url(), server.ca(), &dir));
-        let join = |h: thread::ScopedJoinHandle<'_, String>| {
-            h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
-        };
-        (join(go), join(signet))
-    });
+    let (go, signet) = util::in_parallel(
+        || scenario("go", &go_url, &go_ca, &dir),
+        || scenario("signet", server.url(), server.ca(), &dir),
+    );
     check_go_reference(&go, &dir);
 
     if go != signet {
@@ -74,11 +69,7 @@ fn assert_matches_go(test: &str, server: &SignetServer) {
 #[test]
 fn notary_cli_matches_go_server_on_sqlite() {
     util::go_notary_url(); // fail fast, before building state
-    let state = tempfile::Builder::new()
-        .prefix("signet-sqlite-")
-        .tempdir()
-        .expect("tempdir");
-    let server = SignetServer::start(Db::Sqlite(state.path().join("signet.db")));
+    let server = SignetServer::start(Db::Sqlite);
     assert_matches_go("notary_cli_matches_go_server_on_sqlite", &server);
 }
 
@@ -98,14 +89,10 @@ fn notary_cli_transcript_is_deterministic_on_go_server() {
     let go_url = util::go_notary_url();
     let ca = util::peer_certs().ca;
     let dir = fresh_artifact_dir("notary_cli_transcript_is_deterministic_on_go_server");
-    let (a, b) = thread::scope(|s| {
-        let a = s.spawn(|| scenario("go-a", &go_url, &ca, &dir));
-        let b = s.spawn(|| scenario("go-b", &go_url, &ca, &dir));
-        let join = |h: thread::ScopedJoinHandle<'_, String>| {
-            h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
-        };
-        (join(a), join(b))
-    });
+    let (a, b) = util::in_parallel(
+        || scenario("go-a", &go_url, &ca, &dir),
+        || scenario("go-b", &go_url, &ca, &dir),
+    );
     assert!(
         a.starts_with(FIRST_BLOCK) && a.contains(LAST_STEP),
         "the run against the Go notary-server did not work (see {}):\n{a}",

@@ -118,6 +118,24 @@ fn https_client(ca_pem: &Path) -> Result<reqwest::Client, String> {
         .map_err(|e| format!("reqwest client: {e}"))
 }
 
+/// Runs `a` and `b` on two threads and returns both results (a panic in either is resumed).
+pub(crate) fn in_parallel<A, B>(
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B)
+where
+    A: Send,
+    B: Send,
+{
+    thread::scope(|s| {
+        let a = s.spawn(a);
+        let b = s.spawn(b);
+        let a = a.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+        let b = b.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (a, b)
+    })
+}
+
 /// GET `url` over HTTPS (trusting `ca_pem`), returning status and body.
 pub(crate) fn https_get(url: &str, ca_pem: &Path) -> Result<(u16, String), String> {
     let client = https_client(ca_pem)?;
@@ -185,19 +203,16 @@ pub(crate) fn signet_binary() -> PathBuf {
 
 /// Storage for a `signet server`.
 pub(crate) enum Db {
-    /// An SQLite database file (created by the server).
-    Sqlite(PathBuf),
+    /// A fresh SQLite file in the server's own state directory (removed with it).
+    Sqlite,
     /// A PostgreSQL connection URL.
     Postgres(String),
 }
 
 impl Db {
-    fn url(&self) -> String {
+    fn url(&self, state_dir: &Path) -> String {
         match self {
-            Db::Sqlite(path) => {
-                assert!(path.is_absolute(), "sqlite path must be absolute");
-                format!("sqlite://{}", path.display())
-            }
+            Db::Sqlite => format!("sqlite://{}", state_dir.join("signet.db").display()),
             Db::Postgres(url) => url.clone(),
         }
     }
@@ -224,7 +239,7 @@ impl SignetServer {
             .expect("tempdir");
         let stderr_path = state.path().join("stderr.log");
         let stderr = fs::File::create(&stderr_path).expect("create stderr log");
-        let db_url = db.url();
+        let db_url = db.url(state.path());
 
         let mut cmd = Command::new(&bin);
         cmd.arg("server")
