@@ -151,7 +151,13 @@ fn server(args: ServerArgs) -> anyhow::Result<()> {
         cfg.repositories.gun_prefixes = args.gun_prefixes;
     }
     cfg.validate().map_err(|e| UsageError(e.to_string()))?;
-    init_logging(args.log_format, cfg.logging.level.as_deref());
+    signet_service::logging::init(
+        match args.log_format {
+            LogFormat::Text => signet_service::logging::LogFormat::Text,
+            LogFormat::Json => signet_service::logging::LogFormat::Json,
+        },
+        cfg.logging.level.as_deref(),
+    );
     let passphrase = passphrase(&cfg)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -173,7 +179,7 @@ fn server(args: ServerArgs) -> anyhow::Result<()> {
                 // The one line on stdout: scripts and tests read the address from it.
                 println!("signet server listening on {}://{}", l.scheme, l.addr);
             },
-            shutdown_signal(),
+            signet_service::shutdown::signal(),
         )
         .await
     })?;
@@ -198,38 +204,5 @@ fn passphrase(cfg: &Config) -> anyhow::Result<Zeroizing<String>> {
                 .to_owned(),
         )
         .into()),
-    }
-}
-
-fn init_logging(format: LogFormat, level: Option<&str>) {
-    // rustls warns once per connection from clients that send an IP address as SNI (wrk,
-    // some proxies); that is noise at the default level.
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SIGNET_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!("{},rustls=error", level.unwrap_or("info")))
-    });
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
     }
 }

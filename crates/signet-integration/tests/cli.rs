@@ -170,3 +170,56 @@ fn without_certificates_a_local_ca_is_made_and_works() {
     stop(child);
     assert_eq!(before, std::fs::read(&ca).expect("ca"));
 }
+
+#[test]
+fn generated_certificate_near_expiry_is_renewed_at_start_and_exported() {
+    use signet_service::tls::{SERVER_VALIDITY_DAYS, ensure_local_ca};
+    const DAY: i64 = 86_400;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs(),
+    )
+    .expect("fits");
+    // Material made 360 days ago: the server certificate has 5 days left, the CA years.
+    let made = signet_core::UnixTime::from_unix(now - 360 * DAY, 0);
+    let (paths, _) = ensure_local_ca(&state, &[], made).expect("old material");
+    let ca_before = std::fs::read(&paths.ca_cert).expect("ca");
+    let cert_before = std::fs::read(&paths.cert).expect("cert");
+
+    let (child, url) = start(dir.path(), "pw", &["--state-dir", "state"]);
+    let health = util::https_get(&format!("{url}/_notary_server/health"), &paths.ca_cert);
+    let metrics = util::https_get(&format!("{url}/metrics"), &paths.ca_cert);
+    stop(child);
+    assert_eq!(health.expect("health over TLS"), (200, "{}".to_owned()));
+    assert_eq!(
+        std::fs::read(&paths.ca_cert).expect("ca"),
+        ca_before,
+        "CA kept"
+    );
+    assert_ne!(
+        std::fs::read(&paths.cert).expect("cert"),
+        cert_before,
+        "renewed"
+    );
+
+    let renewed = signet_core::key::parse_cert_chain(&std::fs::read(&paths.cert).expect("cert"))
+        .expect("parses")[0]
+        .not_after
+        .secs();
+    let expected = now + SERVER_VALIDITY_DAYS * DAY;
+    assert!(
+        (expected - 120..=expected + 120).contains(&renewed),
+        "renewed certificate valid for {SERVER_VALIDITY_DAYS} days from now: {renewed} vs {expected}"
+    );
+    let (status, text) = metrics.expect("metrics over TLS");
+    assert_eq!(status, 200);
+    let line = format!(
+        "signet_tls_certificate_expiry_timestamp_seconds{{role=\"server\",source=\"generated\",path=\"{}\"}} {renewed}\n",
+        paths.cert.display()
+    );
+    assert!(text.contains(&line), "missing {line:?} in\n{text}");
+}

@@ -14,6 +14,9 @@ use signet_core::{RoleName, Upload};
 
 use crate::auth::{Access, TokenAuth};
 use crate::error::ApiError;
+use signet_service::health::Health;
+use signet_service::metrics::{CONTENT_TYPE as METRICS_CONTENT_TYPE, Registry};
+
 use crate::metrics::Metrics;
 use crate::routes::Route;
 use crate::service::{Served, TrustService};
@@ -41,8 +44,12 @@ pub struct AppState {
     pub service: TrustService,
     /// Settings.
     pub settings: HttpSettings,
-    /// Metrics.
-    pub metrics: Metrics,
+    /// The server's request and update metrics.
+    pub metrics: Arc<Metrics>,
+    /// Everything `/metrics` exposes (the server's metrics, TLS certificate expiry).
+    pub registry: Registry,
+    /// The probes behind `/_notary_server/health`.
+    pub health: Health,
 }
 
 /// The router.
@@ -96,22 +103,23 @@ async fn respond(state: &AppState, route: Route, req: Request) -> Result<Respons
     let svc = &state.service;
     match route {
         Route::Ping => Ok(json_body(StatusCode::OK, b"{}".to_vec())),
-        Route::Health => Ok(match svc.health().await {
-            Ok(()) => json_body(StatusCode::OK, b"{}".to_vec()),
-            Err(e) => {
-                tracing::warn!(error = %e, "health check failed");
-                json_body(
+        Route::Health => {
+            let report = state.health.check().await;
+            if report.is_healthy() {
+                Ok(json_body(StatusCode::OK, b"{}".to_vec()))
+            } else {
+                // Notary's shape: probe name → reason.
+                Ok(json_body(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    serde_json::to_vec(&json!({"DB operational": "database is unavailable"}))
-                        .unwrap_or_default(),
-                )
+                    serde_json::to_vec(&report.failures).unwrap_or_default(),
+                ))
             }
-        }),
+        }
         Route::Metrics => {
-            let mut r = state.metrics.render().into_response();
+            let mut r = state.registry.render().into_response();
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                HeaderValue::from_static(METRICS_CONTENT_TYPE),
             );
             Ok(r)
         }

@@ -10,7 +10,6 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
-pub mod clock;
 pub mod config;
 pub mod error;
 mod freshness;
@@ -19,16 +18,20 @@ pub mod keys;
 pub mod metrics;
 pub mod routes;
 pub mod service;
-pub mod tls;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use config::Config;
+use signet_service::Clock;
+use signet_service::health::Health;
+use signet_service::metrics::Registry;
+use signet_service::serve::{ServeOptions, Transport};
+use signet_service::tls::{self, TlsManager, TlsSource};
 use signet_store::Store;
 use zeroize::Zeroizing;
 
-use crate::clock::Clock;
 use crate::http::{AppState, HttpSettings};
 use crate::keys::{KeyService, LocalKeys};
 use crate::service::TrustService;
@@ -67,10 +70,15 @@ impl ServerError {
             Self::Config(_)
                 | Self::Store(signet_store::StoreError::InvalidUrl { .. })
                 | Self::Keys(keys::KeyError::WrongPassphrase | keys::KeyError::NoPassphrase)
-                | Self::Tls(tls::TlsError::Pem { .. })
+                | Self::Tls(tls::TlsError::Pem { .. } | tls::TlsError::Mismatch { .. })
         )
     }
 }
+
+/// How long the health endpoint waits for a probe.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(1);
+/// Notary's name for the database probe in its health report.
+const DB_HEALTH: &str = "DB operational";
 
 /// Opens the database and key store and builds the application state.
 pub async fn build(
@@ -85,7 +93,9 @@ pub async fn build(
             source,
         })?;
     }
-    let store = Store::connect(&cfg.storage.db_url).await?;
+    let store = Store::connect(&cfg.storage.db_url)
+        .await?
+        .with_clock(clock.clone());
     let keys = LocalKeys::open(
         store.clone(),
         passphrase.as_bytes(),
@@ -96,6 +106,19 @@ pub async fn build(
         Some(a) => Some(auth::TokenAuth::load(&a.options)?),
         None => None,
     };
+    let probe_store = store.clone();
+    let health = Health::new(HEALTH_TIMEOUT).with(DB_HEALTH, move || {
+        let store = probe_store.clone();
+        async move {
+            store.health().await.map_err(|e| {
+                tracing::warn!(error = %e, "health check failed");
+                "database is unavailable".to_owned()
+            })
+        }
+    });
+    let metrics = Arc::new(metrics::Metrics::default());
+    let registry = Registry::default();
+    registry.register(metrics.clone());
     let state = Arc::new(AppState {
         service: TrustService::new(store, KeyService::Local(Arc::new(keys)), clock),
         settings: HttpSettings {
@@ -105,7 +128,9 @@ pub async fn build(
             max_upload_bytes: cfg.server.max_upload_bytes,
             auth,
         },
-        metrics: metrics::Metrics::default(),
+        metrics,
+        registry,
+        health,
     });
     let follower = state.clone();
     tokio::spawn(async move { follower.service.follow_changes().await });
@@ -142,7 +167,8 @@ pub async fn run(
     on_listening: impl FnOnce(&Listening),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let state = build(&cfg, passphrase, Clock::system()).await?;
+    let clock = Clock::system();
+    let state = build(&cfg, passphrase, clock.clone()).await?;
     let listener = TcpListener::bind(normalize_addr(&cfg.server.http_addr)).map_err(|source| {
         ServerError::Io {
             what: format!("listening on {}", cfg.server.http_addr),
@@ -153,59 +179,45 @@ pub async fn run(
         what: "reading the bound address".to_owned(),
         source,
     })?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|source| ServerError::Io {
-            what: "configuring the socket".to_owned(),
-            source,
-        })?;
-    let app = http::app(state).into_make_service();
-    let handle = axum_server::Handle::new();
-    let h = handle.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        h.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+    let (transport, generated_ca) = if cfg.server.plain_http {
+        (Transport::Plain, None)
+    } else {
+        let source = match (&cfg.server.tls_cert_file, &cfg.server.tls_key_file) {
+            (Some(cert), Some(key)) => TlsSource::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+            _ => TlsSource::LocalCa {
+                state_dir: cfg.server.state_dir.clone(),
+                extra_names: Vec::new(),
+            },
+        };
+        let (manager, initial) = TlsManager::load(source, clock)?;
+        state.registry.register(manager.clone());
+        let generated = manager.generated();
+        (Transport::Tls { manager, initial }, generated)
+    };
+    on_listening(&Listening {
+        addr,
+        scheme: if cfg.server.plain_http {
+            "http"
+        } else {
+            "https"
+        },
+        generated_ca,
     });
-    let serve_err = |source| ServerError::Io {
+    signet_service::serve::serve(
+        listener,
+        http::app(state),
+        transport,
+        ServeOptions::default(),
+        shutdown,
+    )
+    .await
+    .map_err(|source| ServerError::Io {
         what: "serving".to_owned(),
         source,
-    };
-    if cfg.server.plain_http {
-        on_listening(&Listening {
-            addr,
-            scheme: "http",
-            generated_ca: None,
-        });
-        axum_server::from_tcp(listener)
-            .map_err(serve_err)?
-            .handle(handle)
-            .serve(app)
-            .await
-            .map_err(serve_err)
-    } else {
-        let (cert, key, generated) = match (&cfg.server.tls_cert_file, &cfg.server.tls_key_file) {
-            (Some(c), Some(k)) => (c.clone(), k.clone(), None),
-            _ => {
-                let g = tls::ensure_local_ca(&cfg.server.state_dir, &[])?;
-                (g.cert.clone(), g.key.clone(), Some(g))
-            }
-        };
-        let tls = tls::server_config(&cert, &key)?;
-        on_listening(&Listening {
-            addr,
-            scheme: "https",
-            generated_ca: generated,
-        });
-        axum_server::from_tcp_rustls(
-            listener,
-            axum_server::tls_rustls::RustlsConfig::from_config(tls),
-        )
-        .map_err(serve_err)?
-        .handle(handle)
-        .serve(app)
-        .await
-        .map_err(serve_err)
-    }
+    })
 }
 
 /// Notary configs write `:4443` for "all interfaces".

@@ -1,9 +1,11 @@
-//! Prometheus metrics: request counts and latency by route and status class, written by
-//! hand into the text exposition format (no registry, no global state).
+//! The server's Prometheus metrics: request counts and latency by route and status class,
+//! and update outcomes. A [`Collector`] on the service's registry (`signet-service`), which
+//! writes the exposition format.
 
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use signet_service::metrics::{Collector, Exposition, Kind};
 
 use crate::routes::Route;
 
@@ -72,60 +74,6 @@ impl Metrics {
         c.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Renders the text exposition format.
-    pub fn render(&self) -> String {
-        let mut out = String::with_capacity(8192);
-        out.push_str(
-            "# HELP signet_http_requests_total HTTP requests by route and status class.\n",
-        );
-        out.push_str("# TYPE signet_http_requests_total counter\n");
-        self.each(|route, class, cell| {
-            let _ = writeln!(
-                out,
-                "signet_http_requests_total{{route=\"{route}\",status=\"{class}\"}} {}",
-                cell.count.load(Ordering::Relaxed)
-            );
-        });
-        out.push_str("# HELP signet_http_request_duration_seconds HTTP request latency.\n");
-        out.push_str("# TYPE signet_http_request_duration_seconds histogram\n");
-        self.each(|route, class, cell| {
-            for (i, bound) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(
-                    out,
-                    "signet_http_request_duration_seconds_bucket{{route=\"{route}\",status=\"{class}\",le=\"{bound}\"}} {}",
-                    cell.buckets[i].load(Ordering::Relaxed)
-                );
-            }
-            let count = cell.count.load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "signet_http_request_duration_seconds_bucket{{route=\"{route}\",status=\"{class}\",le=\"+Inf\"}} {count}"
-            );
-            let _ = writeln!(
-                out,
-                "signet_http_request_duration_seconds_sum{{route=\"{route}\",status=\"{class}\"}} {}",
-                cell.micros.load(Ordering::Relaxed) as f64 / 1e6
-            );
-            let _ = writeln!(
-                out,
-                "signet_http_request_duration_seconds_count{{route=\"{route}\",status=\"{class}\"}} {count}"
-            );
-        });
-        out.push_str("# HELP signet_updates_total Metadata updates by outcome.\n");
-        out.push_str("# TYPE signet_updates_total counter\n");
-        let _ = writeln!(
-            out,
-            "signet_updates_total{{outcome=\"accepted\"}} {}",
-            self.updates_accepted.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "signet_updates_total{{outcome=\"rejected\"}} {}",
-            self.updates_rejected.load(Ordering::Relaxed)
-        );
-        out
-    }
-
     /// Visits cells that saw traffic.
     fn each(&self, mut f: impl FnMut(&str, &str, &Cell)) {
         for (r, route) in Route::LABELS.iter().enumerate() {
@@ -135,6 +83,55 @@ impl Metrics {
                     f(route, class, cell);
                 }
             }
+        }
+    }
+}
+
+impl Collector for Metrics {
+    fn collect(&self, out: &mut Exposition) {
+        const REQUESTS: &str = "signet_http_requests_total";
+        const LATENCY: &str = "signet_http_request_duration_seconds";
+        const UPDATES: &str = "signet_updates_total";
+        out.family(
+            REQUESTS,
+            "HTTP requests by route and status class.",
+            Kind::Counter,
+        );
+        self.each(|route, class, cell| {
+            out.sample_u64(
+                REQUESTS,
+                &[("route", route), ("status", class)],
+                cell.count.load(Ordering::Relaxed),
+            );
+        });
+        out.family(LATENCY, "HTTP request latency.", Kind::Histogram);
+        self.each(|route, class, cell| {
+            let buckets: Vec<(f64, u64)> = BUCKETS
+                .iter()
+                .zip(&cell.buckets)
+                .map(|(bound, n)| (*bound, n.load(Ordering::Relaxed)))
+                .collect();
+            #[allow(clippy::cast_precision_loss)]
+            // a sum of microseconds; f64 is what Prometheus takes
+            let sum = cell.micros.load(Ordering::Relaxed) as f64 / 1e6;
+            out.histogram(
+                LATENCY,
+                &[("route", route), ("status", class)],
+                &buckets,
+                sum,
+                cell.count.load(Ordering::Relaxed),
+            );
+        });
+        out.family(UPDATES, "Metadata updates by outcome.", Kind::Counter);
+        for (outcome, counter) in [
+            ("accepted", &self.updates_accepted),
+            ("rejected", &self.updates_rejected),
+        ] {
+            out.sample_u64(
+                UPDATES,
+                &[("outcome", outcome)],
+                counter.load(Ordering::Relaxed),
+            );
         }
     }
 }

@@ -14,10 +14,10 @@ use signet_core::{
 };
 use signet_store::{Backend, Change, NewRecord, Store, StoreError, UnixMicros};
 
-use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::freshness::FreshnessGate;
 use crate::keys::{KeyError, KeyService};
+use signet_service::Clock;
 
 /// One stored file as served: exact bytes and when it was written.
 #[derive(Clone, Debug)]
@@ -325,7 +325,7 @@ impl TrustService {
                 timestamp.bytes(),
             ));
             self.store.update(gun, &writes).await.map_err(store_err)?;
-            let modified = UnixMicros::now();
+            let modified = UnixMicros(self.clock.now_micros());
             snapshot_served = Served {
                 bytes: Bytes::copy_from_slice(snapshot.bytes()),
                 modified: if snapshot_expired {
@@ -473,11 +473,6 @@ impl TrustService {
             .changefeed(gun, change_id, records)
             .await
             .map_err(internal)
-    }
-
-    /// Whether the database answers.
-    pub async fn health(&self) -> Result<(), StoreError> {
-        self.store.health().await
     }
 }
 

@@ -28,9 +28,9 @@ use signet_core::{
     PublicKey, RingVerifier, RoleName, Root, Signed, Snapshot, Targets, Timestamp, UnixTime,
 };
 use signet_server::Config;
-use signet_server::clock::Clock;
 use signet_server::config::{AuthSection, TokenOptions};
 use signet_server::http::AppState;
+use signet_service::Clock;
 use signet_test_support::postgres::ScratchDatabase;
 use signet_test_support::{
     CertKey, EcdsaKey, Impostor, Signer, TestRepo, multipart, parse_server_key, tamper,

@@ -110,7 +110,7 @@ mod tests {
         assert_eq!(c.now().secs(), 87_400);
         assert_eq!(c.now_micros(), 87_400_000_000);
         m.set(UnixTime::from_unix(5, 0));
-        assert_eq!(c.clone().now().secs(), 5);
+        assert_eq!(c.now().secs(), 5);
     }
 
     #[test]

@@ -49,8 +49,10 @@ impl Health {
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), String>> + Send + 'static,
     {
-        self.probes
-            .push((name.into(), Arc::new(move || Box::pin(probe()) as ProbeFuture)));
+        self.probes.push((
+            name.into(),
+            Arc::new(move || Box::pin(probe()) as ProbeFuture),
+        ));
         self
     }
 
@@ -89,7 +91,10 @@ impl Health {
 impl std::fmt::Debug for Health {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Health")
-            .field("probes", &self.probes.iter().map(|(n, _)| n).collect::<Vec<_>>())
+            .field(
+                "probes",
+                &self.probes.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
             .field("timeout", &self.timeout)
             .finish()
     }
@@ -103,7 +108,9 @@ mod tests {
     async fn reports_failures_and_timeouts_quickly() {
         let h = Health::new(Duration::from_millis(100))
             .with("ok", || async { Ok(()) })
-            .with("DB operational", || async { Err("database is unavailable".to_owned()) })
+            .with("DB operational", || async {
+                Err("database is unavailable".to_owned())
+            })
             .with("hangs", || async {
                 tokio::time::sleep(Duration::from_secs(30)).await;
                 Ok(())
@@ -115,10 +122,18 @@ mod tests {
         assert_eq!(
             r.failures.into_iter().collect::<Vec<_>>(),
             vec![
-                ("DB operational".to_owned(), "database is unavailable".to_owned()),
+                (
+                    "DB operational".to_owned(),
+                    "database is unavailable".to_owned()
+                ),
                 ("hangs".to_owned(), "no answer within 100 ms".to_owned()),
             ]
         );
-        assert!(Health::new(Duration::from_secs(1)).check().await.is_healthy());
+        assert!(
+            Health::new(Duration::from_secs(1))
+                .check()
+                .await
+                .is_healthy()
+        );
     }
 }

@@ -173,7 +173,13 @@ mod tests {
             out.family("t_total", "A test\ncounter.", Kind::Counter);
             out.sample_u64("t_total", &[("gun", "a\"b\\c\nd")], 3);
             out.family("t_seconds", "Latency.", Kind::Histogram);
-            out.histogram("t_seconds", &[("route", "x")], &[(0.5, 1), (1.0, 2)], 1.25, 3);
+            out.histogram(
+                "t_seconds",
+                &[("route", "x")],
+                &[(0.5, 1), (1.0, 2)],
+                1.25,
+                3,
+            );
             out.family("t_gauge", "Gauge.", Kind::Gauge);
             out.sample_f64("t_gauge", &[], f64::INFINITY);
         }

@@ -156,7 +156,8 @@ impl std::fmt::Debug for TlsManager {
 
 impl TlsManager {
     /// Loads (or generates) the material and returns the manager and the first rustls
-    /// configuration.
+    /// configuration. Relative paths are made absolute first, so logs and metrics name
+    /// files unambiguously.
     ///
     /// # Errors
     ///
@@ -165,6 +166,20 @@ impl TlsManager {
         source: TlsSource,
         clock: Clock,
     ) -> Result<(Arc<Self>, Arc<rustls::ServerConfig>), TlsError> {
+        let absolute = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
+        let source = match source {
+            TlsSource::Files { cert, key } => TlsSource::Files {
+                cert: absolute(cert),
+                key: absolute(key),
+            },
+            TlsSource::LocalCa {
+                state_dir,
+                extra_names,
+            } => TlsSource::LocalCa {
+                state_dir: absolute(state_dir),
+                extra_names,
+            },
+        };
         let m = Arc::new(Self {
             source,
             clock,
@@ -393,10 +408,13 @@ fn leaf_not_after(path: &Path, pem: &[u8]) -> Result<UnixTime, TlsError> {
         path: path.to_owned(),
         reason,
     })?;
-    chain.first().map(|c| c.not_after).ok_or_else(|| TlsError::Pem {
-        path: path.to_owned(),
-        reason: "no certificate found".to_owned(),
-    })
+    chain
+        .first()
+        .map(|c| c.not_after)
+        .ok_or_else(|| TlsError::Pem {
+            path: path.to_owned(),
+            reason: "no certificate found".to_owned(),
+        })
 }
 
 fn generated_paths(state_dir: &Path) -> GeneratedTls {
@@ -549,14 +567,22 @@ mod tests {
     const T0: i64 = 1_938_038_400;
 
     fn not_after(path: &Path) -> i64 {
-        leaf_not_after(path, &fs::read(path).unwrap()).unwrap().secs()
+        leaf_not_after(path, &fs::read(path).unwrap())
+            .unwrap()
+            .secs()
     }
 
     #[test]
     fn generated_validity_is_relative_to_now() {
         let dir = tempfile::tempdir().unwrap();
         let (p, r) = ensure_local_ca(dir.path(), &[], UnixTime::from_unix(T0, 0)).unwrap();
-        assert_eq!(r, Renewal { ca: true, server: true });
+        assert_eq!(
+            r,
+            Renewal {
+                ca: true,
+                server: true
+            }
+        );
         assert_eq!(not_after(&p.cert), T0 + SERVER_VALIDITY_DAYS * DAY);
         assert_eq!(not_after(&p.ca_cert), T0 + CA_VALIDITY_DAYS * DAY);
         let chain = parse_cert_chain(&fs::read(&p.cert).unwrap()).unwrap();
@@ -564,7 +590,10 @@ mod tests {
         assert_eq!(chain.len(), 2, "server certificate then CA");
         use std::os::unix::fs::PermissionsExt as _;
         for key in [&p.key, &p.ca_key] {
-            assert_eq!(fs::metadata(key).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                fs::metadata(key).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
     }
 
@@ -582,7 +611,13 @@ mod tests {
         assert_eq!(fs::read(&p.cert).unwrap(), first);
 
         let (_, r) = ensure_local_ca(dir.path(), &[], t(late + 2)).unwrap();
-        assert_eq!(r, Renewal { ca: false, server: true });
+        assert_eq!(
+            r,
+            Renewal {
+                ca: false,
+                server: true
+            }
+        );
         assert_ne!(fs::read(&p.cert).unwrap(), first);
         assert_eq!(fs::read(&p.ca_cert).unwrap(), ca, "the CA is kept");
         assert_eq!(
@@ -594,7 +629,13 @@ mod tests {
 
         let ca_late = CA_VALIDITY_DAYS - CA_RENEW_BEFORE_DAYS + 1;
         let (_, r) = ensure_local_ca(dir.path(), &[], t(ca_late)).unwrap();
-        assert_eq!(r, Renewal { ca: true, server: true });
+        assert_eq!(
+            r,
+            Renewal {
+                ca: true,
+                server: true
+            }
+        );
         assert_ne!(fs::read(&p.ca_cert).unwrap(), ca);
         assert_chains(&p);
     }
@@ -607,12 +648,24 @@ mod tests {
         let other = KeyPair::generate().unwrap();
         fs::write(&p.key, other.serialize_pem()).unwrap();
         let (_, r) = ensure_local_ca(dir.path(), &[], UnixTime::from_unix(T0, 0)).unwrap();
-        assert_eq!(r, Renewal { ca: false, server: true });
+        assert_eq!(
+            r,
+            Renewal {
+                ca: false,
+                server: true
+            }
+        );
         server_config(&p.cert, &p.key).unwrap();
         // A garbage CA certificate.
         fs::write(&p.ca_cert, "not a certificate").unwrap();
         let (_, r) = ensure_local_ca(dir.path(), &[], UnixTime::from_unix(T0, 0)).unwrap();
-        assert_eq!(r, Renewal { ca: true, server: true });
+        assert_eq!(
+            r,
+            Renewal {
+                ca: true,
+                server: true
+            }
+        );
         assert_chains(&p);
     }
 
@@ -639,12 +692,15 @@ mod tests {
         };
         assert_eq!(server(&m), T0 + SERVER_VALIDITY_DAYS * DAY);
         clock.advance_secs((SERVER_VALIDITY_DAYS - 10) * DAY);
-        assert!(m.refresh().unwrap().is_some(), "renewed: a new configuration");
+        assert!(
+            m.refresh().unwrap().is_some(),
+            "renewed: a new configuration"
+        );
         let renewed = T0 + (2 * SERVER_VALIDITY_DAYS - 10) * DAY;
         assert_eq!(server(&m), renewed);
 
         let reg = crate::metrics::Registry::default();
-        reg.register(m.clone());
+        reg.register(m);
         let text = reg.render();
         let ca = dir.path().join("tls/ca.crt").display().to_string();
         assert!(
@@ -654,7 +710,10 @@ mod tests {
             )),
             "{text}"
         );
-        assert!(text.contains(&format!("source=\"generated\",path=\"{ca}\"}} ")), "{text}");
+        assert!(
+            text.contains(&format!("source=\"generated\",path=\"{ca}\"}} ")),
+            "{text}"
+        );
     }
 
     #[test]

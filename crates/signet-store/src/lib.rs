@@ -62,6 +62,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use ring::digest;
+use signet_service::Clock;
 use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
@@ -138,9 +139,13 @@ const SETTING_INSERT: &str =
     "INSERT INTO signet_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING";
 
 /// A connection pool to the Signet database. Cheap to clone; clones share the pool.
+///
+/// Times written to rows (`created_at`, `last_used`) come from the store's [`Clock`]: the
+/// system clock unless [`Store::with_clock`] gives another.
 #[derive(Clone, Debug)]
 pub struct Store {
     inner: Inner,
+    clock: Clock,
 }
 
 #[derive(Clone, Debug)]
@@ -238,6 +243,7 @@ impl Store {
                         read: pool.clone(),
                         write: pool,
                     },
+                    clock: Clock::system(),
                 }
             }
             DbUrl::SqliteFile(path) => {
@@ -265,6 +271,7 @@ impl Store {
                     .map_err(|err| unavailable(Backend::Sqlite, err))?;
                 Self {
                     inner: Inner::Sqlite { read, write },
+                    clock: Clock::system(),
                 }
             }
             DbUrl::Postgres(options) => {
@@ -276,11 +283,19 @@ impl Store {
                     .map_err(|err| unavailable(Backend::Postgres, err))?;
                 Self {
                     inner: Inner::Postgres(pool),
+                    clock: Clock::system(),
                 }
             }
         };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// The same store, writing times from `clock` (tests move it).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Which backend this store uses.
@@ -434,7 +449,7 @@ impl Store {
         if rows.is_empty() {
             return Ok(());
         }
-        let now = UnixMicros::now().0;
+        let now = self.clock.now_micros();
         in_write_tx!(self, "update", |tx| {
             tx.lock_gun(gun).await?;
             for (record, version, sha256) in &rows {
@@ -499,7 +514,7 @@ impl Store {
     ///
     /// [`StoreError::Unavailable`] or [`StoreError::Database`]; nothing is deleted then.
     pub async fn delete(&self, gun: &str) -> Result<u64, StoreError> {
-        let now = UnixMicros::now().0;
+        let now = self.clock.now_micros();
         in_write_tx!(self, "delete", |tx| {
             tx.lock_gun(gun).await?;
             let removed = sqlx::query(META_DELETE)
@@ -578,7 +593,7 @@ impl Store {
     /// [`StoreError::Database`] if the key id is already stored (a unique violation);
     /// [`StoreError::Unavailable`].
     pub async fn insert_key(&self, key: &NewServerKey) -> Result<(), StoreError> {
-        let now = UnixMicros::now().0;
+        let now = self.clock.now_micros();
         in_write_tx!(self, "insert_key", |tx| {
             sqlx::query(KEY_INSERT)
                 .bind(key.key_id.as_str())
@@ -657,7 +672,7 @@ impl Store {
     ///
     /// [`StoreError::Unavailable`] or [`StoreError::Database`].
     pub async fn mark_key_used(&self, key_id: &str) -> Result<(), StoreError> {
-        let now = UnixMicros::now().0;
+        let now = self.clock.now_micros();
         in_write_tx!(self, "mark_key_used", |tx| {
             sqlx::query(KEY_MARK_USED)
                 .bind(now)

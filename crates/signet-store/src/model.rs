@@ -7,17 +7,13 @@ use sqlx::{ColumnIndex, Decode, Row, Type};
 
 /// A point in time as microseconds since the Unix epoch, UTC.
 ///
-/// Both backends store times as `BIGINT` microseconds, written by this crate from the system clock.
+/// Both backends store times as `BIGINT` microseconds, written by this crate from its clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct UnixMicros(pub i64);
 
 impl UnixMicros {
-    /// The current system time. Times before 1970 are negative; times past year 294,000 saturate.
-    pub fn now() -> Self {
-        Self::from_system_time(SystemTime::now())
-    }
-
-    /// Converts a [`SystemTime`], saturating at the ends of the `i64` range.
+    /// Converts a [`SystemTime`], saturating at the ends of the `i64` range: times before 1970
+    /// are negative. (The store takes "now" from its clock, never from the system.)
     pub fn from_system_time(time: SystemTime) -> Self {
         match time.duration_since(UNIX_EPOCH) {
             Ok(after) => Self(i64::try_from(after.as_micros()).unwrap_or(i64::MAX)),

@@ -246,8 +246,22 @@ fn summary(changes: &[Change]) -> Vec<(String, u64, ChangeCategory, String)> {
 // The suite
 // ---------------------------------------------------------------------------------------------
 
+/// Times the store writes come from its clock: this one, fixed.
+const WRITTEN_AT: UnixMicros = UnixMicros(1_900_000_000_123_456);
+
+fn fixed_clock() -> signet_service::Clock {
+    signet_service::Clock::fixed(signet_core_time(WRITTEN_AT))
+}
+
+fn signet_core_time(t: UnixMicros) -> signet_core::UnixTime {
+    signet_core::UnixTime::from_unix(
+        t.0 / 1_000_000,
+        u32::try_from(t.0 % 1_000_000).unwrap() * 1_000,
+    )
+}
+
 async fn round_trip(db: &TestDb) {
-    let store = &db.store;
+    let store = &db.store.clone().with_clock(fixed_clock());
     assert_eq!(store.latest(GUN, "root").await.unwrap(), None);
     assert_eq!(store.latest_all(GUN).await.unwrap(), vec![]);
 
@@ -257,7 +271,6 @@ async fn round_trip(db: &TestDb) {
     let snapshot1 = b"snapshot v1".to_vec();
     let timestamp1 = b"timestamp v1".to_vec();
     let delegation1 = Vec::new();
-    let before = UnixMicros::now();
     store
         .update(
             GUN,
@@ -271,7 +284,6 @@ async fn round_trip(db: &TestDb) {
         )
         .await
         .unwrap();
-    let after = UnixMicros::now();
 
     let latest = store.latest(GUN, "root").await.unwrap().expect("root v1");
     assert_eq!(latest.gun, GUN);
@@ -279,10 +291,9 @@ async fn round_trip(db: &TestDb) {
     assert_eq!(latest.version, 1);
     assert_eq!(latest.data, root1);
     assert_eq!(latest.sha256, sha256_hex(&root1));
-    assert!(
-        before <= latest.created_at && latest.created_at <= after,
-        "{before:?} <= {:?} <= {after:?}",
-        latest.created_at
+    assert_eq!(
+        latest.created_at, WRITTEN_AT,
+        "created_at comes from the store's clock"
     );
     assert_eq!(latest.updated_at, latest.created_at);
 
@@ -843,7 +854,7 @@ async fn server_keys_reuse_until_used(db: &TestDb) {
     assert_eq!(store.key("bbbb").await.unwrap(), None);
     assert_eq!(store.keys_for(GUN, "timestamp").await.unwrap(), vec![]);
 
-    let before = UnixMicros::now();
+    let store = &store.clone().with_clock(fixed_clock());
     for new in [
         key("bbbb", GUN, "timestamp", "ecdsa"),
         key("aaaa", GUN, "timestamp", "ecdsa"),
@@ -871,7 +882,7 @@ async fn server_keys_reuse_until_used(db: &TestDb) {
     );
     assert_eq!(first.public, b"public aaaa");
     assert_eq!(first.private, "SECRET-aaaa\x00\u{ff}".as_bytes());
-    assert!(first.created_at >= before);
+    assert_eq!(first.created_at, WRITTEN_AT);
     assert_eq!(first.last_used, None);
     assert_eq!(
         store.unused_key(GUN, "timestamp", "ecdsa").await.unwrap(),
