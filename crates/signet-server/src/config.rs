@@ -122,7 +122,9 @@ pub struct TokenOptions {
     pub service: String,
     /// Expected `iss`.
     pub issuer: String,
-    /// PEM bundle of certificates whose keys may sign tokens.
+    /// PEM bundle of root certificates. A token's `x5c` leaf must chain to one of them
+    /// (or be one), and a `kid` may name one of their keys by libtrust key ID; see
+    /// [`crate::auth`].
     pub rootcertbundle: PathBuf,
 }
 

@@ -137,6 +137,7 @@ all_backends!(
         auth_bad_tokens_are_invalid_token,
         auth_star_grants_every_action,
         auth_not_needed_for_health_and_metrics,
+        auth_ca_issued_leaf_is_accepted,
     ],
     postgres_only: [
         replicas_share_one_consistent_view,
@@ -2682,6 +2683,99 @@ async fn auth_star_grants_every_action(b: Backend) {
         .request(Method::DELETE, &tuf_url(GUN, ""), Some(&star), None, vec![])
         .await;
     r.ok_empty();
+}
+
+/// A certificate's DER and its key's PKCS#8.
+type CertAndKey = (Vec<u8>, Vec<u8>);
+
+/// A CA in the bundle (PEM), a leaf it issued and a leaf of a CA not in it; rcgen's
+/// default validity (1975–4096) covers the test clock.
+fn token_ca_and_leaves() -> (String, CertAndKey, CertAndKey) {
+    let make_ca = |cn: &str| {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, cn);
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let cert = params.self_signed(&key).expect("CA");
+        (params, key, cert)
+    };
+    let leaf_of = |ca: &(rcgen::CertificateParams, rcgen::KeyPair, rcgen::Certificate)| {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        let issuer = rcgen::Issuer::from_params(&ca.0, &ca.1);
+        let cert = params.signed_by(&key, &issuer).expect("leaf");
+        (cert.der().to_vec(), key.serialize_der())
+    };
+    let trusted = make_ca("token CA");
+    let other = make_ca("other CA");
+    (trusted.2.pem(), leaf_of(&trusted), leaf_of(&other))
+}
+
+/// An ES256 token with `x5c: [leaf]`, signed by the leaf's PKCS#8 key.
+fn leaf_token(leaf_der: &[u8], pkcs8: &[u8], claims: &Value) -> String {
+    let header = json!({"typ": "JWT", "alg": "ES256", "x5c": [STANDARD.encode(leaf_der)]});
+    let h = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap());
+    let c = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap());
+    let input = format!("{h}.{c}");
+    let rng = SystemRandom::new();
+    let key = ring::signature::EcdsaKeyPair::from_pkcs8(
+        &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        pkcs8,
+        &rng,
+    )
+    .unwrap();
+    let sig = key.sign(&rng, input.as_bytes()).unwrap();
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()))
+}
+
+async fn auth_ca_issued_leaf_is_accepted(b: Backend) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (ca_pem, (leaf, leaf_key), (stranger, stranger_key)) = token_ca_and_leaves();
+    let bundle = dir.path().join("bundle.pem");
+    std::fs::write(&bundle, ca_pem).expect("write bundle");
+    let srv = Server::start_with(b, |c| {
+        c.auth = Some(AuthSection {
+            kind: "token".to_owned(),
+            options: TokenOptions {
+                realm: REALM.to_owned(),
+                service: SERVICE.to_owned(),
+                issuer: ISSUER.to_owned(),
+                rootcertbundle: bundle,
+            },
+        });
+    })
+    .await;
+    let claims = Tokens::claims(srv.now(), GUN, &["*"]);
+    let get_key = |token: String| {
+        let srv = &srv;
+        async move {
+            srv.request(
+                Method::GET,
+                &tuf_url(GUN, "timestamp.key"),
+                Some(&token),
+                None,
+                vec![],
+            )
+            .await
+        }
+    };
+    let r = get_key(leaf_token(&leaf, &leaf_key, &claims)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = get_key(leaf_token(&stranger, &stranger_key, &claims)).await;
+    assert_challenge(
+        &r,
+        &format!("repository:{GUN}:push,pull"),
+        Some("invalid_token"),
+    );
+    // The CA-issued leaf's certificate with another key's signature.
+    let r = get_key(leaf_token(&leaf, &stranger_key, &claims)).await;
+    assert_challenge(
+        &r,
+        &format!("repository:{GUN}:push,pull"),
+        Some("invalid_token"),
+    );
 }
 
 async fn auth_not_needed_for_health_and_metrics(b: Backend) {
