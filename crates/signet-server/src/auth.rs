@@ -434,14 +434,40 @@ impl TokenAuth {
             ),
         };
         let mut challenge = format!(
-            "Bearer realm=\"{}\",service=\"{}\",scope=\"{scope}\"",
-            self.realm, self.service
+            "Bearer realm={},service={},scope={}",
+            quoted(&self.realm),
+            quoted(&self.service),
+            quoted(&scope)
         );
         if let Some(e) = error {
-            challenge.push_str(&format!(",error=\"{e}\""));
+            challenge.push_str(&format!(",error={}", quoted(e)));
         }
         ApiError::Unauthorized { challenge, detail }
     }
+}
+
+/// An auth-param value as an HTTP quoted-string (as Go's `%q` writes it): `"` and `\`
+/// backslash-escaped, control characters as `\xNN`, so a GUN taken from the request path
+/// cannot end the string and add parameters of its own (a second `realm=`).
+fn quoted(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => {
+                for b in c.to_string().bytes() {
+                    out.push_str(&format!("\\x{b:02x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// The registry's time rule: refused when now is after `exp` + leeway or before

@@ -1037,3 +1037,61 @@ fn bundle_must_hold_certificates() {
         );
     }
 }
+
+#[test]
+fn gun_cannot_add_parameters_to_the_challenge() {
+    let ca = Cert::self_signed(&Spec::ca("token CA"), Kind::P256);
+    let auth = trusting(&[&ca]);
+    // A GUN from the request path that tries to end the scope and add its own realm.
+    let gun = "example.com/app\",realm=\"https://evil.example/token\\";
+    let access = Access::Repository {
+        gun: gun.to_owned(),
+        actions: &["pull"],
+    };
+    let Err(ApiError::Unauthorized { challenge, .. }) =
+        auth.check(&HeaderMap::new(), &access, now())
+    else {
+        panic!("expected a challenge");
+    };
+    assert_eq!(
+        challenge,
+        format!(
+            "Bearer realm=\"{REALM}\",service=\"{SERVICE}\",scope=\"repository:example.com/app\\\",realm=\\\"https://evil.example/token\\\\:pull\""
+        )
+    );
+    // Parsed as a client would, the challenge has exactly one realm: ours.
+    let realms = challenge_params(&challenge)
+        .into_iter()
+        .filter(|(k, _)| k == "realm")
+        .collect::<Vec<_>>();
+    assert_eq!(realms, vec![("realm".to_owned(), REALM.to_owned())]);
+}
+
+/// Splits `Bearer k="v",k="v"` into unescaped pairs (RFC 9110 quoted-string rules).
+fn challenge_params(challenge: &str) -> Vec<(String, String)> {
+    let mut rest = challenge.strip_prefix("Bearer ").expect("bearer").chars();
+    let mut out = Vec::new();
+    loop {
+        let key: String = rest.by_ref().take_while(|c| *c != '=').collect();
+        if key.is_empty() {
+            return out;
+        }
+        assert_eq!(rest.next(), Some('"'), "value of {key} is quoted");
+        let mut value = String::new();
+        while let Some(c) = rest.next() {
+            match c {
+                '\\' => value.push(rest.next().expect("escaped char")),
+                '"' => break,
+                c => value.push(c),
+            }
+        }
+        out.push((key.trim_start_matches(',').to_owned(), value));
+        match rest.next() {
+            Some(',') | None => {}
+            Some(c) => panic!("unexpected {c:?} after a value"),
+        }
+        if rest.clone().next().is_none() {
+            return out;
+        }
+    }
+}
