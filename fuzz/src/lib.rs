@@ -65,10 +65,12 @@ pub fn check_metadata_round_trip<T: Role + Clone>(role: RoleName, data: &[u8]) {
     assert_eq!(back.signatures, doc.signatures);
 }
 
-/// Applies the typed model's documented normalisations to a `signed` value: fields read
-/// with a default (`consistent_snapshot`, `delegations`, `targets`, `delegations.keys`,
-/// `delegations.roles`, `keyval.private`) are written back when absent or `null`, and
-/// optional fields that are `null` (`custom`, `paths`) are left out.
+/// Applies the typed model's documented normalisations to a `signed` value (see
+/// `signet_core::metadata`, "`null`, absent and empty"): fields read with a default
+/// (`consistent_snapshot`, root `keys` and `roles`, every `keyids`, `delegations`, `targets`,
+/// `delegations.keys`, `delegations.roles`, `meta`, `hashes`, `keyval.private`) are written
+/// back when absent or `null`, `null` hash values as `""`, and optional fields that are
+/// `null` (`custom`, `paths`) are left out.
 pub fn normalise(ty: &str, signed: &mut Value) {
     let Some(obj) = signed.as_object_mut() else {
         return;
@@ -88,33 +90,46 @@ pub fn normalise(ty: &str, signed: &mut Value) {
             for f in files.values_mut() {
                 if let Some(f) = f.as_object_mut() {
                     drop_null(f, "custom");
+                    fill(f, "hashes", Value::Object(Map::new()));
+                    if let Some(Value::Object(hashes)) = f.get_mut("hashes") {
+                        for h in hashes.values_mut().filter(|h| h.is_null()) {
+                            *h = Value::String(String::new());
+                        }
+                    }
                 }
             }
         }
     };
     match ty {
         "Root" => {
-            if !obj.contains_key("consistent_snapshot") {
-                obj.insert("consistent_snapshot".to_owned(), Value::Bool(false));
+            fill(obj, "consistent_snapshot", Value::Bool(false));
+            fill(obj, "keys", Value::Object(Map::new()));
+            fill(obj, "roles", Value::Object(Map::new()));
+            if let Some(Value::Object(roles)) = obj.get_mut("roles") {
+                for r in roles.values_mut().filter_map(Value::as_object_mut) {
+                    fill(r, "keyids", Value::Array(vec![]));
+                }
             }
         }
         "Targets" => {
-            if !obj.contains_key("delegations") {
-                obj.insert("delegations".to_owned(), Value::Object(Map::new()));
-            }
+            fill(obj, "delegations", Value::Object(Map::new()));
             if let Some(Value::Object(d)) = obj.get_mut("delegations") {
                 fill(d, "keys", Value::Object(Map::new()));
                 fill(d, "roles", Value::Array(vec![]));
                 if let Some(Value::Array(roles)) = d.get_mut("roles") {
                     for r in roles.iter_mut().filter_map(Value::as_object_mut) {
                         drop_null(r, "paths");
+                        fill(r, "keyids", Value::Array(vec![]));
                     }
                 }
             }
             fill(obj, "targets", Value::Object(Map::new()));
             file_metas(obj.get_mut("targets"));
         }
-        _ => file_metas(obj.get_mut("meta")),
+        _ => {
+            fill(obj, "meta", Value::Object(Map::new()));
+            file_metas(obj.get_mut("meta"));
+        }
     }
 }
 

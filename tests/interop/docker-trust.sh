@@ -49,6 +49,9 @@
 # signer (and for `-f`), so `signer remove -f bob` is a silent no-op, while
 # `signer remove alice` prompts (no answer on /dev/null -> not removed; "y" -> removed).
 #
+# Step 8 removes the LAST signer of a second repository (.../solo, alice alone): the notary
+# client then writes targets/releases with no keys, which Go encodes as "keyids":null.
+#
 # Exit status: 0 when the transcript was produced (whatever the steps did), 2 when the
 # harness itself is broken (bad arguments or missing prerequisites).
 set -u
@@ -199,6 +202,22 @@ step inspect-pretty-after-remove /dev/null docker trust inspect --pretty "$IMAGE
 # ------------------------------------------------------------------ 7. missing repo
 step inspect-missing-repo /dev/null docker trust inspect "$MISSING"
 step inspect-pretty-missing-repo /dev/null docker trust inspect --pretty "$MISSING"
+
+# ------------------------------------------------------------------ 8. the last signer
+# A second repository whose only signer is alice: removing her removes the last key of
+# targets/releases, and the docker CLI (notary client) then uploads targets.json with
+# "keyids":null for targets/releases (Go writes a nil slice as null). The tag is signed
+# into targets/releases first, so docker sees alice as the last signer and asks.
+SOLO=$REGISTRY/$PREFIX/solo
+step solo-signer-add-alice /dev/null docker trust signer add --key "$KEYS/alice.pub" alice "$SOLO"
+step solo-notary-addhash-releases /dev/null \
+  notary_cli addhash "$SOLO" v1 "${SIZE:-0}" --sha256 "${DIGEST_HEX:-missing}" -r targets/releases -p
+step solo-inspect-pretty /dev/null docker trust inspect --pretty "$SOLO"
+step solo-signer-remove-alice-yes "$YES" docker trust signer remove alice "$SOLO"
+step solo-inspect-after-remove /dev/null docker trust inspect "$SOLO"
+step solo-inspect-pretty-after-remove /dev/null docker trust inspect --pretty "$SOLO"
+step solo-signer-add-alice-again /dev/null docker trust signer add --key "$KEYS/alice.pub" alice "$SOLO"
+step solo-inspect-pretty-after-add-again /dev/null docker trust inspect --pretty "$SOLO"
 
 # ------------------------------------------------------------------ normalize + print
 W=$WORKDIR S=$SERVER_URL H=$HOSTPORT P=$PREFIX D=$DIGEST_HEX perl -e '

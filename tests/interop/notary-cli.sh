@@ -149,15 +149,27 @@ run server-keys.rotate-timestamp trust  $NUL key rotate "$M" timestamp -r
 run server-keys.add-v4           trust  $NUL add "$M" v4 "$F/v4.txt" -p
 run server-keys.list-machine2    trust2 $NUL list "$M"
 
-# 4. delegation targets/releases, published by the delegate on the second machine ------------
+# 4. delegation targets/releases, published by the delegate on the second machine; then its
+#    last key and the role itself are removed ---------------------------------------------------
 run delegation.add               trust  $NUL delegation add "$M" targets/releases "$F/delegate.crt" --all-paths -p
 run delegation.list-delegations  trust  $NUL delegation list "$M"
+# the delegate's key ID as `delegation list` prints it (ROLE PATHS... KEYID THRESHOLD)
+REL_KEY=$(awk '$1 == "targets/releases" { print $(NF-1) }' "$WORK/out")
 run delegation.import-key        trust2 $NUL key import "$F/delegate.key" -r targets/releases
 run delegation.add-v3            trust2 $NUL add "$M" v3 "$F/v3.txt" -r targets/releases -p
 run delegation.list              trust  $NUL list "$M"
 run delegation.list-role         trust  $NUL list "$M" -r targets/releases
 run delegation.witness-releases  trust2 $NUL witness "$M" targets/releases -p
 run delegation.list-machine2     trust2 $NUL list "$M"
+# Removing the delegation's last key leaves it with no keys: the Go client writes
+# "keyids":null (a nil Go slice) into targets.json, and the server must accept it. The
+# delegate's metadata stays in the snapshot but no longer verifies, so v3 disappears.
+run delegation.remove-last-key   trust  $NUL delegation remove "$M" targets/releases "${REL_KEY:-missing}"
+run delegation.publish-no-keys   trust  $NUL publish "$M"
+run delegation.list-delegations-no-keys trust $NUL delegation list "$M"
+run delegation.list-no-keys      trust  $NUL list "$M"
+run delegation.list-no-keys-machine2 trust2 $NUL list "$M"
+# Removing the role itself (the last one): "roles":null.
 run delegation.remove            trust  $NUL delegation remove "$M" targets/releases -y -p
 run delegation.list-after-remove trust  $NUL list "$M"
 run delegation.list-delegations-after-remove trust $NUL delegation list "$M"

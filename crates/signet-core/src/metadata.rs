@@ -3,6 +3,25 @@
 //! Every parsed document keeps the exact bytes it came from and the canonical bytes its
 //! signatures cover; every role type keeps fields it does not know in `extra`, so nothing
 //! a publisher signed is lost when the core handles it.
+//!
+//! # `null`, absent and empty
+//!
+//! Go encodes a nil slice or map as `null` and leaves a nil byte slice `null` too, so the
+//! Go notary client writes e.g. `"keyids":null` for a delegation whose last key was removed
+//! and `"roles":null` once the last delegation is gone. Go's decoder also takes a missing
+//! field as nil. So every field that is a slice or map in Go's `tuf/data` types reads the
+//! same whether it is `null`, absent, or empty: `signatures`, root `keys` and `roles`, every
+//! `keyids`, `delegations` and its `keys` and `roles`, `targets`, snapshot and timestamp
+//! `meta`, file `hashes`; and the byte strings `sig` and hash values read `null` as no
+//! bytes (such a signature never verifies, such a hash never matches). The `omitempty`
+//! fields `paths` and `custom` read `null` as absent. `consistent_snapshot` (a Go `bool`)
+//! reads `null` or absent as `false`. Every other field (`_type`, `version`, `expires`,
+//! `threshold`, `length`, `name`, `keyid`, `method`, `keytype`, `keyval.public`) is always
+//! written by Go and must be present with its type.
+//!
+//! Signatures are checked over the canonical form of the `signed` part *as uploaded*, where
+//! a `null` stays `null`, as in Go's own canonical form; only a typed re-encoding (a role
+//! the server builds from a parsed one) writes the empty value instead.
 
 use core::fmt;
 use std::collections::BTreeMap;
@@ -115,7 +134,8 @@ impl<'de> Deserialize<'de> for RoleName {
     }
 }
 
-/// Bytes written as standard base64 in JSON.
+/// Bytes written as standard base64 in JSON. `null` (Go's nil `[]byte`) reads as no bytes;
+/// it is written back as `""`.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Base64Bytes(pub Vec<u8>);
 
@@ -127,7 +147,9 @@ impl Serialize for Base64Bytes {
 
 impl<'de> Deserialize<'de> for Base64Bytes {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
+        let Some(s) = Option::<String>::deserialize(d)? else {
+            return Ok(Self(Vec::new()));
+        };
         b64_decode(&s)
             .map(Self)
             .ok_or_else(|| serde::de::Error::custom("invalid base64"))
@@ -207,7 +229,8 @@ pub trait Role: Serialize + DeserializeOwned {
 /// The keys and threshold of one role, as listed in root.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct RoleKeys {
-    /// Key IDs that may sign the role.
+    /// Key IDs that may sign the role (`null` or absent: none).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub keyids: Vec<KeyId>,
     /// Distinct valid signatures required.
     pub threshold: i64,
@@ -222,14 +245,16 @@ pub struct Root {
     /// `Root`.
     #[serde(rename = "_type")]
     pub ty: String,
-    /// Always false in Notary.
-    #[serde(default)]
+    /// Always false in Notary (`null` or absent: false).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub consistent_snapshot: bool,
     /// Expiry.
     pub expires: Expires,
-    /// All keys any base role uses, by ID.
+    /// All keys any base role uses, by ID (`null` or absent: none).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub keys: BTreeMap<KeyId, PublicKey>,
-    /// `root`, `targets`, `snapshot`, `timestamp`.
+    /// `root`, `targets`, `snapshot`, `timestamp` (`null` or absent: none).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub roles: BTreeMap<String, RoleKeys>,
     /// Version.
     pub version: u64,
@@ -241,11 +266,14 @@ pub struct Root {
 /// A delegation entry in a targets role.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct DelegatedRole {
-    /// Key IDs, found in the delegating file's `delegations.keys`.
+    /// Key IDs, found in the delegating file's `delegations.keys`. `null` (what Go writes
+    /// once the last key is removed) or absent: none, so the role cannot sign.
+    #[serde(default, deserialize_with = "null_as_default")]
     pub keyids: Vec<KeyId>,
     /// The delegated role's name.
     pub name: String,
-    /// Target path prefixes the role may sign (`""` = everything).
+    /// Target path prefixes the role may sign (`""` = everything). `null`, absent and
+    /// empty all allow nothing; `null` reads as absent (Go omits an empty list).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paths: Option<Vec<String>>,
     /// Threshold.
@@ -255,7 +283,7 @@ pub struct DelegatedRole {
     pub extra: Map<String, Value>,
 }
 
-/// `delegations` of a targets role. `null` members read as empty.
+/// `delegations` of a targets role. `null` or absent members read as empty.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Delegations {
     /// Delegation keys by ID.
@@ -269,6 +297,7 @@ pub struct Delegations {
     pub extra: Map<String, Value>,
 }
 
+/// Reads `null` as `T::default()` (with `#[serde(default)]`, absent does too).
 fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
@@ -281,10 +310,11 @@ where
 /// snapshot/timestamp `meta`.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct FileMeta {
-    /// Free-form custom data.
+    /// Free-form custom data (`null` reads as absent, as in Go).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom: Option<Value>,
-    /// Hashes by algorithm (`sha256`, `sha512`).
+    /// Hashes by algorithm (`sha256`, `sha512`); `null` or absent: none.
+    #[serde(default, deserialize_with = "null_as_default")]
     pub hashes: BTreeMap<String, Base64Bytes>,
     /// Length in bytes.
     pub length: i64,
@@ -347,12 +377,12 @@ pub struct Targets {
     /// `Targets`.
     #[serde(rename = "_type")]
     pub ty: String,
-    /// Delegations.
-    #[serde(default)]
+    /// Delegations (`null` or absent: none).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub delegations: Delegations,
     /// Expiry.
     pub expires: Expires,
-    /// Targets by name.
+    /// Targets by name (`null` or absent: none).
     #[serde(default, deserialize_with = "null_as_default")]
     pub targets: BTreeMap<String, FileMeta>,
     /// Version.
@@ -370,7 +400,8 @@ pub struct Snapshot {
     pub ty: String,
     /// Expiry.
     pub expires: Expires,
-    /// Metadata files by role name.
+    /// Metadata files by role name (`null` or absent: none).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub meta: BTreeMap<String, FileMeta>,
     /// Version.
     pub version: u64,
@@ -387,7 +418,8 @@ pub struct Timestamp {
     pub ty: String,
     /// Expiry.
     pub expires: Expires,
-    /// `snapshot` entry.
+    /// `snapshot` entry (`null` or absent: none).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub meta: BTreeMap<String, FileMeta>,
     /// Version.
     pub version: u64,
@@ -423,7 +455,7 @@ impl_role!(Timestamp, "Timestamp");
 pub struct Signed<T> {
     /// The role data.
     pub signed: T,
-    /// The signatures.
+    /// The signatures (`null` or absent: none).
     pub signatures: Vec<Signature>,
     canonical: Vec<u8>,
     bytes: Vec<u8>,
@@ -692,6 +724,240 @@ mod tests {
         let s = u.assemble(&[]);
         let back = Signed::<Snapshot>::from_bytes(s.bytes()).unwrap();
         assert_eq!(back.canonical(), s.canonical());
+    }
+
+    /// A minimal valid `signed` part of each role type, with every nil-able field filled.
+    fn base_signed(ty: &str) -> Value {
+        let key = serde_json::json!({"keytype": "ed25519", "keyval": {"private": null, "public": "AAAA"}});
+        let id = PublicKey::deserialize(&key)
+            .unwrap()
+            .id()
+            .as_str()
+            .to_owned();
+        let file =
+            serde_json::json!({"custom": {"a": 1}, "hashes": {"sha256": "AAAA"}, "length": 3});
+        match ty {
+            "Root" => serde_json::json!({
+                "_type": "Root", "consistent_snapshot": false,
+                "expires": "2030-01-01T00:00:00Z", "keys": {id.clone(): key},
+                "roles": {"root": {"keyids": [id], "threshold": 1}}, "version": 1}),
+            "Targets" => serde_json::json!({
+                "_type": "Targets",
+                "delegations": {"keys": {id.clone(): key}, "roles": [
+                    {"keyids": [id], "name": "targets/a", "paths": [""], "threshold": 1}]},
+                "expires": "2030-01-01T00:00:00Z", "targets": {"t": file}, "version": 1}),
+            _ => serde_json::json!({
+                "_type": ty, "expires": "2030-01-01T00:00:00Z",
+                "meta": {"targets": file}, "version": 1}),
+        }
+    }
+
+    fn doc(signed: &Value) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({"signed": signed, "signatures": []})).unwrap()
+    }
+
+    /// Parses `signed` as a `ty` document: its canonical bytes, and the canonical bytes of
+    /// the typed value re-encoded (what the field means to us).
+    fn parse_as(ty: &str, signed: &Value) -> Result<(Vec<u8>, Vec<u8>), MetadataError> {
+        fn go<T: Role + Clone>(bytes: &[u8]) -> Result<(Vec<u8>, Vec<u8>), MetadataError> {
+            let d = Signed::<T>::from_bytes(bytes)?;
+            assert_eq!(d.bytes(), bytes, "exact bytes kept");
+            let retyped = Unsigned::new(RoleName::root(), d.signed.clone(), vec![], 1)?;
+            Ok((d.canonical().to_vec(), retyped.payload().to_vec()))
+        }
+        let bytes = doc(signed);
+        match ty {
+            "Root" => go::<Root>(&bytes),
+            "Targets" => go::<Targets>(&bytes),
+            "Snapshot" => go::<Snapshot>(&bytes),
+            _ => go::<Timestamp>(&bytes),
+        }
+    }
+
+    /// `signed` with the value at JSON pointer `at` replaced (`Some`) or removed (`None`).
+    fn with(signed: &Value, at: &str, value: Option<Value>) -> Value {
+        let mut out = signed.clone();
+        let (parent, last) = at.rsplit_once('/').unwrap();
+        let slot = out.pointer_mut(parent).unwrap();
+        match (slot, value) {
+            (Value::Object(o), Some(v)) => {
+                o.insert(last.to_owned(), v);
+            }
+            (Value::Object(o), None) => {
+                o.remove(last);
+            }
+            (Value::Array(a), Some(v)) => a[last.parse::<usize>().unwrap()] = v,
+            _ => panic!("{at}: cannot remove an array element"),
+        }
+        out
+    }
+
+    /// Every field that is a slice or map in Go's `tuf/data` types (so Go writes `null` for
+    /// nil) means the same `null`, absent or empty; the canonical form a signature covers
+    /// keeps the `null` as Go's does. `(type, JSON pointer, empty value)`.
+    const NIL_IS_EMPTY: &[(&str, &str, &str)] = &[
+        ("Root", "/keys", "{}"),
+        ("Root", "/roles", "{}"),
+        ("Root", "/roles/root/keyids", "[]"),
+        ("Root", "/consistent_snapshot", "false"),
+        ("Targets", "/targets", "{}"),
+        ("Targets", "/targets/t/hashes", "{}"),
+        ("Targets", "/delegations", r#"{"keys":{},"roles":[]}"#),
+        ("Targets", "/delegations/keys", "{}"),
+        ("Targets", "/delegations/roles", "[]"),
+        ("Targets", "/delegations/roles/0/keyids", "[]"),
+        ("Snapshot", "/meta", "{}"),
+        ("Snapshot", "/meta/targets/hashes", "{}"),
+        ("Timestamp", "/meta", "{}"),
+        ("Timestamp", "/meta/targets/hashes", "{}"),
+    ];
+
+    #[test]
+    fn go_nil_fields_read_the_same_null_absent_or_empty() {
+        for (ty, at, empty) in NIL_IS_EMPTY {
+            let base = base_signed(ty);
+            let empty: Value = serde_json::from_str(empty).unwrap();
+            let null_doc = with(&base, at, Some(Value::Null));
+            let (null_canon, null_typed) =
+                parse_as(ty, &null_doc).unwrap_or_else(|e| panic!("{ty} {at}: null: {e}"));
+            let (_, absent_typed) = parse_as(ty, &with(&base, at, None))
+                .unwrap_or_else(|e| panic!("{ty} {at}: absent: {e}"));
+            let (_, empty_typed) = parse_as(ty, &with(&base, at, Some(empty)))
+                .unwrap_or_else(|e| panic!("{ty} {at}: empty: {e}"));
+            assert_eq!(null_typed, empty_typed, "{ty} {at}: null == empty");
+            assert_eq!(absent_typed, empty_typed, "{ty} {at}: absent == empty");
+            // Signatures cover the document as sent: the null stays null.
+            assert_eq!(
+                null_canon,
+                to_canonical(&null_doc).unwrap(),
+                "{ty} {at}: canonical form keeps null"
+            );
+            assert!(
+                core::str::from_utf8(&null_canon).unwrap().contains(":null"),
+                "{ty} {at}"
+            );
+        }
+    }
+
+    /// Go's `omitempty` fields: `null` reads as absent (Go omits them when empty).
+    #[test]
+    fn omitempty_fields_read_null_as_absent() {
+        let t = base_signed("Targets");
+        for (at, check) in [
+            (
+                "/delegations/roles/0/paths",
+                (|t: &Targets| t.delegations.roles[0].paths.is_none()) as fn(&Targets) -> bool,
+            ),
+            ("/targets/t/custom", |t: &Targets| {
+                t.targets["t"].custom.is_none()
+            }),
+        ] {
+            for v in [Some(Value::Null), None] {
+                let d = Signed::<Targets>::from_bytes(&doc(&with(&t, at, v.clone()))).unwrap();
+                assert!(check(&d.signed), "{at} {v:?}");
+            }
+        }
+        // An empty path list is kept as written and allows nothing, like no list at all.
+        let d = Signed::<Targets>::from_bytes(&doc(&with(
+            &t,
+            "/delegations/roles/0/paths",
+            Some(serde_json::json!([])),
+        )))
+        .unwrap();
+        assert_eq!(d.signed.delegations.roles[0].paths, Some(vec![]));
+    }
+
+    /// Go's nil `[]byte` is `null`: a `sig` or hash value of `null` reads as no bytes, so the
+    /// signature never verifies and the hash never matches, but the document still parses.
+    #[test]
+    fn null_byte_strings_read_as_no_bytes() {
+        let mut signed = base_signed("Snapshot");
+        signed["meta"]["targets"]["hashes"]["sha256"] = Value::Null;
+        let bytes = serde_json::to_vec(&serde_json::json!({
+            "signed": signed,
+            "signatures": [{"keyid": "ab", "method": "ecdsa", "sig": null}],
+        }))
+        .unwrap();
+        let d = Signed::<Snapshot>::from_bytes(&bytes).unwrap();
+        assert!(d.signatures[0].sig.0.is_empty());
+        assert_eq!(
+            d.signed.meta["targets"].hashes["sha256"].0,
+            Vec::<u8>::new()
+        );
+        assert!(d.signed.meta["targets"].check(b"abc").is_err());
+    }
+
+    /// Fields Go always writes (scalars, strings, and the key bytes whose ID would change)
+    /// must be present and typed: `null` or absent is a clear error, never a panic.
+    #[test]
+    fn always_present_fields_reject_null_and_absent() {
+        let cases: &[(&str, &str)] = &[
+            ("Root", "/_type"),
+            ("Root", "/version"),
+            ("Root", "/expires"),
+            ("Root", "/roles/root/threshold"),
+            ("Root", "/keys/KEY/keytype"),
+            ("Root", "/keys/KEY/keyval/public"),
+            ("Targets", "/delegations/roles/0/name"),
+            ("Targets", "/delegations/roles/0/threshold"),
+            ("Targets", "/targets/t/length"),
+            ("Snapshot", "/meta/targets/length"),
+            ("Timestamp", "/version"),
+        ];
+        for (ty, at) in cases {
+            let base = base_signed(ty);
+            let key_id = base["keys"]
+                .as_object()
+                .and_then(|k| k.keys().next().cloned())
+                .unwrap_or_default();
+            let at = at.replace("KEY", &key_id);
+            for v in [Some(Value::Null), None] {
+                let err = parse_as(ty, &with(&base, &at, v.clone()))
+                    .expect_err(&format!("{ty} {at} {v:?}"));
+                assert!(matches!(err, MetadataError::Malformed { .. }), "{err}");
+            }
+        }
+        // The envelope's `signed` itself.
+        for bad in [
+            &br#"{"signed":null,"signatures":[]}"#[..],
+            br#"{"signatures":[]}"#,
+        ] {
+            assert!(Signed::<Targets>::from_bytes(bad).is_err());
+        }
+        // `signatures` is a Go slice: null or absent is no signatures.
+        for ok in [
+            r#"{"signed":SIGNED,"signatures":null}"#,
+            r#"{"signed":SIGNED}"#,
+        ] {
+            let text = ok.replace(
+                "SIGNED",
+                &serde_json::to_string(&base_signed("Timestamp")).unwrap(),
+            );
+            let d = Signed::<Timestamp>::from_bytes(text.as_bytes()).unwrap();
+            assert!(d.signatures.is_empty());
+        }
+    }
+
+    /// The bytes the Go client uploads when `docker trust signer remove` takes the last key
+    /// of `targets/releases` (a real upload to the Go notary-server, shape kept, key IDs
+    /// shortened): parses, and the delegation has no keys.
+    #[test]
+    fn go_last_signer_removal_upload_parses() {
+        let doc = br#"{"signed":{"_type":"Targets","delegations":{"keys":{},"roles":[{"keyids":null,"name":"targets/releases","paths":[""],"threshold":1}]},"expires":"2029-11-28T13:44:04.186926855Z","targets":{},"version":4},"signatures":[{"keyid":"1518","method":"ecdsa","sig":"6gYd"}]}"#;
+        let t = Signed::<Targets>::from_bytes(doc).unwrap();
+        assert!(t.signed.delegations.roles[0].keyids.is_empty());
+        assert!(
+            core::str::from_utf8(t.canonical())
+                .unwrap()
+                .contains(r#"{"keyids":null,"name":"targets/releases""#)
+        );
+        let releases = RoleName::parse("targets/releases").unwrap();
+        assert!(crate::verify::check_delegations(&t.signed, &RoleName::targets()).is_ok());
+        let ring = crate::verify::delegation_ring(&t.signed, &releases).unwrap();
+        assert!(ring.keys.is_empty());
+        let roles_null = br#"{"signed":{"_type":"Targets","delegations":{"keys":{},"roles":null},"expires":"2029-11-28T13:44:04.269327922Z","targets":{},"version":5},"signatures":[]}"#;
+        let t = Signed::<Targets>::from_bytes(roles_null).unwrap();
+        assert!(t.signed.delegations.roles.is_empty());
     }
 
     #[test]

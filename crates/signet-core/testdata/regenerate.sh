@@ -13,6 +13,8 @@
 #   TESTDATA_NOTARY_PORT notary-server port       (default: 14443)
 #   TESTDATA_SIGNER_PORT notary-signer port       (default: 17899)
 # The server is stopped again at the end.
+#   TESTDATA_CASES       space-separated case names to (re)generate; default: every case.
+#                        The other case folders are left as they are.
 #
 # Needs: notary, notary-server, notary-signer (Debian `notary` 0.7.0), curl, jq, openssl,
 # python3 with the `cryptography` module (used to check every signature and key ID before
@@ -51,6 +53,10 @@ export NOTARY_TARGETS_PASSPHRASE=testdata-targets-passphrase
 export NOTARY_SNAPSHOT_PASSPHRASE=testdata-snapshot-passphrase
 export NOTARY_DELEGATION_PASSPHRASE=testdata-delegation-passphrase
 unset NOTARY_AUTH
+
+CASES=${TESTDATA_CASES:-}
+# want CASE  -- whether CASE is to be generated in this run
+want() { [ -z "$CASES" ] || case " $CASES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
 GENERATED_AT=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 NOTARY_PKG=$(dpkg-query -W -f='${Package} ${Version}' notary 2>/dev/null || echo unknown)
@@ -195,6 +201,21 @@ for path in sorted(files):
             fail(f"{path}: key id {kid} does not match its key (computed {key_id(key)})")
         keys.setdefault(kid, (key, []))[1].append(path)
 
+def null_paths(v, at=""):
+    """JSON paths (under signed) whose value is null, except keyval.private (always null
+    in a public key): where Go wrote a nil slice, map or []byte"""
+    if v is None:
+        return [at]
+    out = []
+    if isinstance(v, dict):
+        for k in sorted(v):
+            if not (k == "private" and at.endswith(".keyval")):
+                out += null_paths(v[k], f"{at}.{k}" if at else k)
+    elif isinstance(v, list):
+        for i, x in enumerate(v):
+            out += null_paths(x, f"{at}[{i}]")
+    return out
+
 def authorizing(role, kid):
     """files (roots, or delegating targets) whose role definition lists kid for role"""
     out = []
@@ -202,10 +223,10 @@ def authorizing(role, kid):
         if files[path]["url_version"] is None:
             continue  # <role>.json is a copy of a versioned file; list only the versioned one
         s = files[path]["doc"]["signed"]
-        if s["_type"] == "Root" and role in s["roles"] and kid in s["roles"][role]["keyids"]:
+        if s["_type"] == "Root" and role in s["roles"] and kid in (s["roles"][role]["keyids"] or []):
             out.append(path)
         for r in (s.get("delegations") or {}).get("roles") or []:
-            if r["name"] == role and kid in r["keyids"]:
+            if r["name"] == role and kid in (r["keyids"] or []):
                 out.append(path)
     return out
 
@@ -232,6 +253,9 @@ for path in sorted(files):
     info = {"role": role, "type": s["_type"], "version": s["version"], "expires": s["expires"],
             "length": len(raw), "sha256": hashlib.sha256(raw).hexdigest(),
             "sha512": hashlib.sha512(raw).hexdigest(), "signatures": sigs}
+    nulls = null_paths(s)
+    if nulls:
+        info["nulls"] = nulls
     if f["url_version"] is None:
         twin = f"{s['version']}.{role}.json"
         info["current"] = True
@@ -307,7 +331,9 @@ if "delegation" in conc:
     dg = conc["delegation"]
     roles = [r for r in cur["targets"]["delegations"] if r["name"] == dg["role"]]
     check(len(roles) == 1 and roles[0]["paths"] == dg["paths"] and roles[0]["threshold"] == dg["threshold"], "delegation role")
-    check({out_keys[k]["keytype"] for k in roles[0]["keyids"]} == {dg["keytype"]}, "delegation keytype")
+    check({out_keys[k]["keytype"] for k in roles[0]["keyids"] or []} == {dg["keytype"]}, "delegation keytype")
+for p in conc.get("null_fields") or []:
+    check(any(p in (f.get("nulls") or []) for f in out_files.values()), f"some file has {p} = null")
 if "rotated_role" in conc:
     role = conc["rotated_role"]
     first = min((f for f in out_files.values() if f["role"] == role), key=lambda f: f["version"])
@@ -340,6 +366,11 @@ printf 'signet testdata target one\n' >"$F/one.txt"
 printf 'signet testdata target two\n' >"$F/two.txt"
 printf 'signet testdata release, signed by the targets/releases delegate\n' >"$F/release.txt"
 for i in $(seq -w 1 50); do printf 'signet testdata target number %s\n' "$i" >"$F/t$i.txt"; done
+# the targets/releases delegate: P-256 key (unencrypted PKCS#8) and a self-signed certificate
+openssl ecparam -genkey -name prime256v1 -noout -out "$W/delegate.ec.key" 2>/dev/null
+openssl pkcs8 -topk8 -nocrypt -in "$W/delegate.ec.key" -out "$W/delegate.key"
+openssl req -x509 -new -key "$W/delegate.key" -sha256 -days 3650 -subj '/CN=targets\/releases' \
+  -out "$W/delegate.crt" 2>/dev/null
 
 P=example.com/testdata
 
@@ -347,6 +378,7 @@ P=example.com/testdata
 start_server local
 
 # initial-publish: init -p only
+if want initial-publish; then
 G=$P/initial-publish
 n t1 init "$G" -p >/dev/null
 fetch initial-publish "$G"
@@ -357,8 +389,10 @@ describe initial-publish "$G" \
     "notes": ["init signs root/targets/snapshot v1 into the client cache, the first publish re-signs targets and snapshot, so the server never receives targets v1 or snapshot v1",
               "the timestamp is generated and signed by the server (ed25519, local trust service)",
               "root keys are ecdsa-x509 (self-signed CN=<gun> certificates); targets and snapshot keys are plain ecdsa"]}'
+fi
 
 # ed25519-timestamp: local trust service -> ed25519 timestamp key, method eddsa
+if want ed25519-timestamp; then
 G=$P/ed25519-timestamp
 n t1 init "$G" -p >/dev/null
 n t1 add "$G" one "$F/one.txt" -p >/dev/null
@@ -368,13 +402,11 @@ describe ed25519-timestamp "$G" \
   '{"valid": true, "timestamp_keytype": "ed25519", "timestamp_method": "eddsa",
     "targets": {"one": {"role": "targets"}},
     "notes": ["each POST makes the server sign a new timestamp (version +1)"]}'
+fi
 
 # delegation: targets/releases with an ecdsa-x509 delegate key, signed by the delegate
+if want delegation; then
 G=$P/delegation
-openssl ecparam -genkey -name prime256v1 -noout -out "$W/delegate.ec.key" 2>/dev/null
-openssl pkcs8 -topk8 -nocrypt -in "$W/delegate.ec.key" -out "$W/delegate.key"
-openssl req -x509 -new -key "$W/delegate.key" -sha256 -days 3650 -subj '/CN=targets\/releases' \
-  -out "$W/delegate.crt" 2>/dev/null
 n t1 init "$G" -p >/dev/null
 n t1 add "$G" one "$F/one.txt" -p >/dev/null
 n t1 delegation add "$G" targets/releases "$W/delegate.crt" --all-paths -p >/dev/null
@@ -388,8 +420,10 @@ describe delegation "$G" \
     "notes": ["the delegation key is listed in targets.json delegations.keys by its x509 key id; notary delegation list shows the canonical id (keys.<id>.canonical_id)",
               "snapshot meta lists targets/releases; delegated metadata URLs keep the slash: targets/releases.json, 1.targets/releases.json",
               "targets/releases.json has no delegations of its own but still carries delegations {keys:{}, roles:[]}"]}'
+fi
 
 # rotated-root: root v2 signed by the old and the new root key
+if want rotated-root; then
 G=$P/rotated-root
 n t1 init "$G" -p >/dev/null
 n t1 add "$G" one "$F/one.txt" -p >/dev/null
@@ -403,8 +437,10 @@ describe rotated-root "$G" \
     "notes": ["a client trusting 1.root.json accepts 2.root.json because it meets the threshold of the OLD root role (signature authorized_by 1.root.json) and of its own root role (authorized_by 2.root.json)",
               "the old root key is no longer listed in 2.root.json",
               "targets/snapshot/timestamp keys are unchanged"]}'
+fi
 
 # rotated-timestamp-key: key rotate timestamp -r (new server key, root v2)
+if want rotated-timestamp-key; then
 G=$P/rotated-timestamp-key
 n t1 init "$G" -p >/dev/null
 n t1 add "$G" one "$F/one.txt" -p >/dev/null
@@ -416,8 +452,10 @@ describe rotated-timestamp-key "$G" \
     "targets": {"one": {"role": "targets"}},
     "notes": ["timestamps before the rotation are signed by the key in 1.root.json, the current one by the key in 2.root.json (see signatures[].authorized_by)",
               "a validator holding only 1.root.json must fetch the new root before it can verify the current timestamp"]}'
+fi
 
 # many-targets: 50 targets in one publish
+if want many-targets; then
 G=$P/many-targets
 n t1 init "$G" >/dev/null
 for i in $(seq -w 1 50); do n t1 add "$G" "t$i" "$F/t$i.txt" >/dev/null; done
@@ -427,10 +465,34 @@ describe many-targets "$G" \
   "50 targets (t01..t50, added with notary add, sha256+sha512) staged and published at once" \
   '{"valid": true, "target_count": 50,
     "notes": ["nothing was published before: this initial publish uploads root v1, targets v2 (50 targets) and snapshot v2"]}'
+fi
+
+# emptied-delegation: the delegation's last key is removed, then the delegation itself. Go
+# writes both now-empty lists as null: "keyids":null, then "roles":null.
+if want emptied-delegation; then
+G=$P/emptied-delegation
+n t3 init "$G" -p >/dev/null
+n t3 add "$G" one "$F/one.txt" -p >/dev/null
+n t3 delegation add "$G" targets/releases "$W/delegate.crt" --all-paths -p >/dev/null
+n t3 key import "$W/delegate.key" -r targets/releases >/dev/null
+n t3 add "$G" release "$F/release.txt" -r targets/releases -p >/dev/null
+KID=$(n t3 delegation list "$G" | awk '$1 == "targets/releases" { print $(NF-1) }')
+n t3 delegation remove "$G" targets/releases "$KID" -p >/dev/null 2>&1
+n t3 delegation remove "$G" targets/releases -y -p >/dev/null
+fetch emptied-delegation "$G" targets/releases
+describe emptied-delegation "$G" \
+  "targets/releases (one ecdsa-x509 key, one target) loses its only key (notary delegation remove <gun> targets/releases <keyid> -p), then the delegation is removed (notary delegation remove <gun> targets/releases -y -p)" \
+  '{"valid": true, "targets": {"one": {"role": "targets"}},
+    "null_fields": ["delegations.roles[0].keyids", "delegations.roles"],
+    "notes": ["Go encodes a nil slice as null: after the key removal targets.json carries {\"keyids\":null,\"name\":\"targets/releases\",...}; after the role removal delegations.roles is null (files[].nulls lists every null per file)",
+              "the signatures cover the canonical form with the nulls kept as null",
+              "while the role has no keys, targets/releases.json (still listed in that snapshot) no longer verifies, so its target release is not trusted; the last snapshot no longer lists targets/releases, the server still serves the old targets/releases.json"]}'
+fi
 
 # ================================================================== memory mode (notary-signer, ecdsa server keys)
 start_server memory
 
+if want ecdsa-timestamp; then
 G=$P/ecdsa-timestamp
 n t2 init "$G" -p >/dev/null
 n t2 add "$G" one "$F/one.txt" -p >/dev/null
@@ -440,7 +502,9 @@ describe ecdsa-timestamp "$G" \
   '{"valid": true, "timestamp_keytype": "ecdsa", "timestamp_method": "ecdsa",
     "targets": {"one": {"role": "targets"}},
     "notes": ["server ecdsa signatures are raw r||s (64 bytes), like the client ones"]}'
+fi
 
+if want server-snapshot; then
 G=$P/server-snapshot
 n t2 init "$G" -p >/dev/null
 n t2 key rotate "$G" snapshot -r >/dev/null
@@ -451,5 +515,6 @@ describe server-snapshot "$G" \
   '{"valid": true, "snapshot_keytype": "ecdsa", "rotated_role": "snapshot",
     "targets": {"two": {"role": "targets"}},
     "notes": ["after the rotation the client uploads root and targets only; the server generates snapshot and timestamp"]}'
+fi
 
 echo "regenerated test vectors in $OUT (server modes: local, memory; notary: $NOTARY_PKG)" >&2

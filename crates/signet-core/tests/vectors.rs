@@ -547,3 +547,108 @@ fn notary_0_3_fixture_with_rsa_pss_delegation_verifies() {
         "{err:?}"
     );
 }
+
+/// Every publish the Go client made replays through `validate_update`: for consecutive
+/// snapshots, the repository as the older one describes it is the stored state, and the
+/// files the newer one names anew (plus the snapshot itself) are the upload. Covers what Go
+/// uploads after removing a delegation's last key (`"keyids":null`) and its last
+/// delegation (`"roles":null`), and the stored state holding those files.
+#[test]
+fn go_client_publishes_replay_through_validate_update() {
+    let mut replayed = 0;
+    for case in cases() {
+        let mut snapshots: Vec<(u64, String)> = case
+            .files()
+            .filter(|(f, m)| m["role"] == "snapshot" && f.chars().next().unwrap().is_ascii_digit())
+            .map(|(f, m)| (m["version"].as_u64().unwrap(), f.clone()))
+            .collect();
+        snapshots.sort();
+        // role -> the stored file a snapshot names for it
+        let named = |snapshot: &str| -> BTreeMap<String, String> {
+            case.expect["files"][snapshot]["meta"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(role, m)| (role.clone(), m["matches"].as_str().unwrap().to_owned()))
+                .collect()
+        };
+        for pair in snapshots.windows(2) {
+            let (prev, next) = (&pair[0].1, &pair[1].1);
+            let mut stored: Vec<(String, Vec<u8>)> = named(prev)
+                .into_iter()
+                .map(|(role, file)| (role, case.bytes(&file)))
+                .collect();
+            stored.push(("snapshot".to_owned(), case.bytes(prev)));
+            let state = signet_core::RepoState::from_files(
+                stored.iter().map(|(r, b)| (r.as_str(), b.as_slice())),
+            )
+            .unwrap_or_else(|e| panic!("{}: state of {prev}: {e}", case.name));
+            let before = named(prev);
+            let mut uploads: Vec<Upload> = named(next)
+                .into_iter()
+                .filter(|(role, file)| before.get(role) != Some(file))
+                .map(|(role, file)| Upload {
+                    role: RoleName::parse(&role).unwrap(),
+                    bytes: case.bytes(&file),
+                })
+                .collect();
+            uploads.push(Upload {
+                role: RoleName::snapshot(),
+                bytes: case.bytes(next),
+            });
+            validate_update(&case.gun, &state, uploads, case.now, &RingVerifier)
+                .unwrap_or_else(|e| panic!("{}: publish of {next} over {prev}: {e}", case.name));
+            replayed += 1;
+        }
+    }
+    assert!(replayed >= 10, "only {replayed} publishes replayed");
+}
+
+/// The Go client's `null`s (see `emptied-delegation/expect.json`, `files[].nulls`): the
+/// files carrying them parse to empty lists, and their signatures, made over Go's canonical
+/// form with the `null`s in it, verify over ours.
+#[test]
+fn go_null_lists_parse_as_empty_and_their_signatures_verify() {
+    let case = cases()
+        .into_iter()
+        .find(|c| c.name == "emptied-delegation")
+        .expect("emptied-delegation case");
+    let mut seen = std::collections::BTreeSet::new();
+    for (file, meta) in case.files() {
+        let Some(nulls) = meta["nulls"].as_array() else {
+            continue;
+        };
+        let doc = case.targets(file);
+        for null in nulls {
+            let null = null.as_str().unwrap();
+            match null {
+                "delegations.roles[0].keyids" => {
+                    assert!(doc.signed.delegations.roles[0].keyids.is_empty());
+                    let releases = RoleName::parse("targets/releases").unwrap();
+                    let ring = delegation_ring(&doc.signed, &releases).unwrap();
+                    assert!(ring.keys.is_empty(), "{file}: a role with no keys");
+                    // The delegate's own (older) file no longer verifies under it.
+                    let rel = case.targets("1.targets/releases.json");
+                    assert!(matches!(
+                        verify_threshold(&rel, &releases, &ring, &RingVerifier),
+                        Err(VerifyError::ThresholdNotMet { .. })
+                    ));
+                }
+                "delegations.roles" => assert!(doc.signed.delegations.roles.is_empty()),
+                other => panic!("{file}: unexpected null at {other}"),
+            }
+            let canonical = std::str::from_utf8(doc.canonical()).unwrap();
+            let leaf = null.rsplit('.').next().unwrap();
+            assert!(canonical.contains(&format!("\"{leaf}\":null")), "{file}");
+            seen.insert(null.to_owned());
+        }
+        let root = case.root("1.root.json");
+        let ring = base_role_ring(&root.signed, "targets").unwrap();
+        verify_threshold(&doc, &RoleName::targets(), &ring, &RingVerifier)
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+    }
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        ["delegations.roles", "delegations.roles[0].keyids"]
+    );
+}

@@ -1,7 +1,8 @@
 //! Interop: the docker CLI content-trust scenario in `tests/interop/docker-trust.sh`
 //! (`docker trust key generate`, `signer add/remove`, `inspect [--pretty]`, `revoke`, plus a tag
-//! signed into `targets/releases` and `targets/alice` with the Go `notary` CLI) must print the
-//! same normalized transcript against `signet server` as against the Go notary-server.
+//! signed into `targets/releases` and `targets/alice` with the Go `notary` CLI, and the removal
+//! of a repository's last signer, after which the client uploads `"keyids":null`) must print
+//! the same normalized transcript against `signet server` as against the Go notary-server.
 //!
 //! Needs:
 //! * the peers: `../shared/peers/setup.sh`, `../shared/peers/start-notary.sh` (any mode) and
@@ -25,6 +26,10 @@ const GO_MARKERS: &[&str] = &[
     "Successfully deleted signature for 127.0.0.1:5000/REPO/app:v1",
     "Successfully removed alice from 127.0.0.1:5000/REPO/app",
     "== inspect-pretty-missing-repo\n",
+    // the last signer: targets/releases is left with no keys ("keyids":null)
+    "== solo-signer-remove-alice-yes\nexit=0\n",
+    "Successfully removed alice from 127.0.0.1:5000/REPO/solo",
+    "Successfully added signer: alice to 127.0.0.1:5000/REPO/solo",
 ];
 
 fn script() -> PathBuf {

@@ -1,5 +1,7 @@
 //! Interop: the Go `notary` 0.7 CLI scenario in `tests/interop/notary-cli.sh` must print the
-//! same normalized transcript against `signet server` as against the Go notary-server.
+//! same normalized transcript against `signet server` as against the Go notary-server. It
+//! includes removing a delegation's last key and then the last delegation, which makes the Go
+//! client upload `"keyids":null` and `"roles":null`.
 //!
 //! Needs the peers (`../shared/peers/setup.sh`, `../shared/peers/start-notary.sh local`), the
 //! `notary` CLI, and a built `signet` binary (`cargo build -p signet-cli`). The Postgres variant
@@ -14,6 +16,9 @@ use crate::util::{self, Db, PgDatabase, SignetServer};
 const FIRST_BLOCK: &str = "== basic.init-publish\nexit=0\n";
 /// ... and ends with a block of this step.
 const LAST_STEP: &str = "== autoinit.list-fresh\n";
+/// The publish after a delegation's last key was removed (`"keyids":null`) must work on the Go
+/// server, or the comparison proves nothing about it.
+const NULL_KEYIDS_PUBLISHED: &str = "== delegation.publish-no-keys\nexit=0\n";
 
 /// A clean per-test directory under `target/tmp/` (kept after the run for inspection).
 fn fresh_artifact_dir(test: &str) -> PathBuf {
@@ -35,7 +40,7 @@ fn scenario(label: &str, url: &str, ca: &Path, dir: &Path) -> String {
 
 fn check_go_reference(go: &str, dir: &Path) {
     assert!(
-        go.starts_with(FIRST_BLOCK) && go.contains(LAST_STEP),
+        go.starts_with(FIRST_BLOCK) && go.contains(LAST_STEP) && go.contains(NULL_KEYIDS_PUBLISHED),
         "the reference run against the Go notary-server did not work itself (see {}):\n{go}",
         dir.join("go").display()
     );
