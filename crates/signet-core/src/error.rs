@@ -88,6 +88,68 @@ pub enum VerifyError {
         /// The version offered.
         offered: u64,
     },
+    /// A file is larger than the caller's limit for its role (endless-data attack).
+    TooLarge {
+        /// The role.
+        role: RoleName,
+        /// The limit in bytes.
+        limit: u64,
+        /// The size offered (or announced).
+        size: u64,
+    },
+    /// A root does not satisfy the caller's trust pinning: no root key matches the pinned
+    /// keys or CA, pinned keys do not sign it to threshold, or first use is not allowed.
+    Pinning {
+        /// What failed.
+        reason: String,
+    },
+    /// A new root is not signed by the threshold of the trusted root's keys (Notary's
+    /// `ErrRootRotationFail`).
+    RotationNotAuthorized {
+        /// The trusted root's version.
+        trusted_version: u64,
+        /// The offered root's version.
+        offered_version: u64,
+        /// The trusted root's threshold.
+        threshold: i64,
+        /// Distinct valid signatures by the trusted root's keys.
+        valid: usize,
+    },
+    /// A root more than one version ahead of the trusted one: the caller must walk the
+    /// versions in between (`<v>.root.json`) first.
+    RootVersionGap {
+        /// The trusted root's version.
+        trusted: u64,
+        /// The offered root's version.
+        offered: u64,
+    },
+    /// A root with the trusted root's version but different signed content, or a
+    /// versioned root file (`<v>.root.json`) whose version is not `v`.
+    RootConflict {
+        /// The version expected.
+        expected: u64,
+        /// The version found.
+        found: u64,
+    },
+}
+
+impl VerifyError {
+    /// The role the rejection is about.
+    pub fn role(&self) -> RoleName {
+        match self {
+            Self::ThresholdNotMet { role, .. }
+            | Self::Expired { role, .. }
+            | Self::KeyIdMismatch { role, .. }
+            | Self::Structure { role, .. }
+            | Self::HashMismatch { role, .. }
+            | Self::Rollback { role, .. }
+            | Self::TooLarge { role, .. } => role.clone(),
+            Self::Pinning { .. }
+            | Self::RotationNotAuthorized { .. }
+            | Self::RootVersionGap { .. }
+            | Self::RootConflict { .. } => RoleName::root(),
+        }
+    }
 }
 
 impl fmt::Display for VerifyError {
@@ -116,6 +178,31 @@ impl fmt::Display for VerifyError {
                     "{role} version {offered} is lower than trusted version {trusted}"
                 )
             }
+            Self::TooLarge { role, limit, size } => {
+                write!(f, "{role} is {size} bytes, over the limit of {limit}")
+            }
+            Self::Pinning { reason } => {
+                write!(f, "could not validate the path to a trusted root: {reason}")
+            }
+            Self::RotationNotAuthorized {
+                trusted_version,
+                offered_version,
+                threshold,
+                valid,
+            } => write!(
+                f,
+                "could not rotate trust to a new trusted root: root version {offered_version} \
+                 carries {valid} valid signatures by the keys of trusted root version \
+                 {trusted_version}, which requires {threshold}"
+            ),
+            Self::RootVersionGap { trusted, offered } => write!(
+                f,
+                "root version {offered} is more than one version ahead of trusted version {trusted}"
+            ),
+            Self::RootConflict { expected, found } => write!(
+                f,
+                "root version {found} conflicts with the expected root version {expected}"
+            ),
         }
     }
 }

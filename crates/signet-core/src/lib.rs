@@ -36,5 +36,7 @@ pub use error::{MetadataError, UpdateError, VerifyError};
 pub use key::{KeyId, KeyType, PublicKey};
 pub use metadata::{RoleName, Root, Signature, Signed, Snapshot, Targets, Timestamp, Unsigned};
 pub use time::UnixTime;
-pub use trusted::{TrustedRoot, TrustedSnapshot, TrustedTargets, TrustedTimestamp};
+pub use trusted::{
+    KnownVersions, Limits, Pinning, TrustedRoot, TrustedSnapshot, TrustedTargets, TrustedTimestamp,
+};
 pub use update::{RepoState, SnapshotPlan, Upload, ValidatedUpdate, validate_update};

@@ -247,3 +247,97 @@ pub fn check_delegations(targets: &Targets, role: &RoleName) -> Result<(), Verif
     }
     Ok(())
 }
+
+/// Whether the certificate `leaf_der` chains to one of the CA certificates in `cas`, directly
+/// or through `intermediates` (as Notary's `ca` trust pinning checks with Go's
+/// `x509.Certificate.Verify`): every link's signature verifies under its issuer's key, the
+/// issuer's subject is the child's issuer name, issuers are CAs, and every certificate on
+/// the path passes [`crate::key::CertFacts::validate`] at `now`. Extended key usages are
+/// not checked. At most 8 links are followed.
+pub fn chains_to_ca(
+    leaf_der: &[u8],
+    intermediates: &[Vec<u8>],
+    cas: &[Vec<u8>],
+    now: UnixTime,
+) -> bool {
+    fn walk(
+        child: &[u8],
+        intermediates: &[Vec<u8>],
+        cas: &[Vec<u8>],
+        now: UnixTime,
+        depth: usize,
+    ) -> bool {
+        if depth > 8 {
+            return false;
+        }
+        if cas.iter().any(|ca| issued_by(child, ca, now).is_ok()) {
+            return true;
+        }
+        intermediates.iter().any(|int| {
+            int.as_slice() != child
+                && issued_by(child, int, now).is_ok()
+                && walk(int, intermediates, cas, now, depth + 1)
+        })
+    }
+    let Ok(leaf) = crate::key::parse_cert(leaf_der) else {
+        return false;
+    };
+    leaf.validate(Some(now)).is_ok() && walk(leaf_der, intermediates, cas, now, 0)
+}
+
+/// Checks that `issuer_der` (a valid CA certificate at `now`) issued and signed
+/// `child_der`.
+pub fn issued_by(child_der: &[u8], issuer_der: &[u8], now: UnixTime) -> Result<(), String> {
+    use der::{Decode, Encode};
+    use ring::signature as sig;
+    use x509_cert::Certificate;
+
+    let child =
+        Certificate::from_der(child_der).map_err(|e| format!("invalid certificate: {e}"))?;
+    let issuer =
+        Certificate::from_der(issuer_der).map_err(|e| format!("invalid certificate: {e}"))?;
+    let facts = crate::key::parse_cert(issuer_der)?;
+    if !facts.is_ca {
+        return Err("issuer is not a CA".to_owned());
+    }
+    facts.validate(Some(now))?;
+    let child_issuer = child
+        .tbs_certificate()
+        .issuer()
+        .to_der()
+        .map_err(|e| e.to_string())?;
+    let issuer_subject = issuer
+        .tbs_certificate()
+        .subject()
+        .to_der()
+        .map_err(|e| e.to_string())?;
+    if child_issuer != issuer_subject {
+        return Err("issuer name does not match".to_owned());
+    }
+    let tbs = child
+        .tbs_certificate()
+        .to_der()
+        .map_err(|e| e.to_string())?;
+    let signature = child
+        .signature()
+        .as_bytes()
+        .ok_or("signature is not a whole number of bytes")?;
+    let spki = spki::SubjectPublicKeyInfoRef::try_from(facts.spki_der.as_slice())
+        .map_err(|e| e.to_string())?;
+    let key = spki.subject_public_key.raw_bytes();
+    let oid = child.signature_algorithm().oid.to_string();
+    let alg: &'static dyn sig::VerificationAlgorithm = match (oid.as_str(), key.len()) {
+        ("1.2.840.10045.4.3.2", 65) => &sig::ECDSA_P256_SHA256_ASN1,
+        ("1.2.840.10045.4.3.3", 65) => &sig::ECDSA_P256_SHA384_ASN1,
+        ("1.2.840.10045.4.3.2", 97) => &sig::ECDSA_P384_SHA256_ASN1,
+        ("1.2.840.10045.4.3.3", 97) => &sig::ECDSA_P384_SHA384_ASN1,
+        ("1.2.840.113549.1.1.11", _) => &sig::RSA_PKCS1_2048_8192_SHA256,
+        ("1.2.840.113549.1.1.12", _) => &sig::RSA_PKCS1_2048_8192_SHA384,
+        ("1.2.840.113549.1.1.13", _) => &sig::RSA_PKCS1_2048_8192_SHA512,
+        ("1.3.101.112", _) => &sig::ED25519,
+        _ => return Err(format!("unsupported certificate signature algorithm {oid}")),
+    };
+    sig::UnparsedPublicKey::new(alg, key)
+        .verify(&tbs, signature)
+        .map_err(|_| "certificate signature is invalid".to_owned())
+}

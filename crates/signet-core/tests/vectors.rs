@@ -384,7 +384,7 @@ fn root_rotation_is_accepted_only_with_the_old_roots_signature() {
 /// listed, through the typestate chain; rollback to older versions is refused.
 #[test]
 fn consumer_walks_from_first_root_to_targets() {
-    use signet_core::trusted::{KnownVersions, TrustedRoot};
+    use signet_core::trusted::{KnownVersions, Limits, Pinning, TrustedRoot};
     let mut found = 0;
     for case in cases() {
         let v = &RingVerifier;
@@ -394,15 +394,25 @@ fn consumer_walks_from_first_root_to_targets() {
             .map(|(f, m)| (m["version"].as_u64().unwrap(), f.clone()))
             .collect();
         roots.sort();
-        let mut trusted = TrustedRoot::new(&case.gun, &case.bytes(&roots[0].1), case.now, v)
-            .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        let mut trusted = TrustedRoot::first_use(
+            &case.gun,
+            &case.bytes(&roots[0].1),
+            Pinning::Tofu,
+            Limits::default(),
+            case.now,
+            v,
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        let first_keys = trusted.first_use_key_ids().unwrap().to_vec();
+        assert!(!first_keys.is_empty(), "{}: TOFU reports keys", case.name);
         for (_, f) in &roots[1..] {
             trusted = trusted
                 .update_root(&case.bytes(f), case.now, v)
                 .unwrap_or_else(|e| panic!("{}: rotating to {f}: {e}", case.name));
         }
+        // A failed step leaves the trusted root usable.
+        assert!(trusted.update_timestamp(b"{not json", case.now, v).is_err());
         let ts = trusted
-            .clone()
             .update_timestamp(&case.bytes("timestamp.json"), case.now, v)
             .unwrap_or_else(|e| panic!("{}: {e}", case.name));
         let snap = ts
@@ -411,7 +421,9 @@ fn consumer_walks_from_first_root_to_targets() {
         let mut targets = snap
             .update_targets(&case.bytes("targets.json"), case.now, v)
             .unwrap_or_else(|e| panic!("{}: {e}", case.name));
-        let delegations: Vec<RoleName> = targets.roles()[&RoleName::targets()]
+        let delegations: Vec<RoleName> = targets
+            .role(&RoleName::targets())
+            .unwrap()
             .signed
             .delegations
             .roles
@@ -451,6 +463,7 @@ fn consumer_walks_from_first_root_to_targets() {
         let mut known = KnownVersions::default();
         known.insert(RoleName::timestamp(), current_ts.version() + 1);
         let err = trusted
+            .clone()
             .with_known_versions(known)
             .update_timestamp(&case.bytes("timestamp.json"), case.now, v)
             .unwrap_err();
@@ -471,8 +484,15 @@ fn consumer_refuses_snapshot_not_named_by_timestamp() {
         .find(|c| c.name == "delegation")
         .unwrap();
     let v = &RingVerifier;
-    let root =
-        signet_core::TrustedRoot::new(&case.gun, &case.bytes("root.json"), case.now, v).unwrap();
+    let root = signet_core::TrustedRoot::first_use(
+        &case.gun,
+        &case.bytes("root.json"),
+        signet_core::Pinning::Tofu,
+        signet_core::Limits::default(),
+        case.now,
+        v,
+    )
+    .unwrap();
     let ts = root
         .update_timestamp(&case.bytes("timestamp.json"), case.now, v)
         .unwrap();
@@ -501,7 +521,15 @@ fn notary_0_3_fixture_with_rsa_pss_delegation_verifies() {
     let now = UnixTime::parse_rfc3339("2016-08-01T00:00:00Z").unwrap();
     let gun = "docker.com/notary0.3/tst";
     let v = &RingVerifier;
-    let root = signet_core::TrustedRoot::new(gun, &read("root.json"), now, v).unwrap();
+    let root = signet_core::TrustedRoot::first_use(
+        gun,
+        &read("root.json"),
+        signet_core::Pinning::Tofu,
+        signet_core::Limits::default(),
+        now,
+        v,
+    )
+    .unwrap();
     let ts = root
         .update_timestamp(&read("timestamp.json"), now, v)
         .unwrap();
@@ -526,14 +554,16 @@ fn notary_0_3_fixture_with_rsa_pss_delegation_verifies() {
     let mut raw = signet_core::encoding::b64_decode(&sig).unwrap();
     raw[10] ^= 1;
     tampered["signatures"][0]["sig"] = Value::from(signet_core::encoding::b64_encode(&raw));
-    let key = &targets.roles()[&RoleName::targets()]
+    let key = &targets
+        .role(&RoleName::targets())
+        .unwrap()
         .signed
         .delegations
         .keys;
     assert!(key.values().any(|k| k.keytype().as_str() == "rsa-x509"));
     let err = Signed::<Targets>::from_bytes(&serde_json::to_vec(&tampered).unwrap())
         .map(|d| {
-            let parent = &targets.roles()[&RoleName::targets()].signed;
+            let parent = &targets.role(&RoleName::targets()).unwrap().signed;
             verify_threshold(
                 &d,
                 &releases,

@@ -1,0 +1,171 @@
+//! Where verified metadata is kept between updates.
+//!
+//! A cache only ever receives a complete chain that verified (root, timestamp, snapshot,
+//! targets, delegations), so a rejected update leaves the last good state in place. What
+//! it hands back is verified again before use; it is trusted for nothing but the rollback
+//! floor (the versions it holds) and as the root rotation anchor.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use signet_core::RoleName;
+
+use crate::error::ClientError;
+
+/// Storage for the metadata of verified repositories.
+pub trait Cache: Send + Sync {
+    /// The cached bytes of `role` for `gun`, if any.
+    fn load(&self, gun: &str, role: &RoleName) -> Result<Option<Vec<u8>>, ClientError>;
+    /// Stores a verified chain for `gun`.
+    fn store(&self, gun: &str, files: &[(RoleName, &[u8])]) -> Result<(), ClientError>;
+}
+
+/// A cache in memory, for services that verify without a trust directory.
+#[derive(Debug, Default)]
+pub struct MemoryCache {
+    files: Mutex<HashMap<String, HashMap<RoleName, Vec<u8>>>>,
+}
+
+impl MemoryCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Cache for MemoryCache {
+    fn load(&self, gun: &str, role: &RoleName) -> Result<Option<Vec<u8>>, ClientError> {
+        let files = self.files.lock().map_err(|_| ClientError::Cache {
+            gun: gun.to_owned(),
+            role: role.to_string(),
+            reason: "cache lock poisoned".to_owned(),
+        })?;
+        Ok(files.get(gun).and_then(|f| f.get(role)).cloned())
+    }
+
+    fn store(&self, gun: &str, new: &[(RoleName, &[u8])]) -> Result<(), ClientError> {
+        let mut files = self.files.lock().map_err(|_| ClientError::Cache {
+            gun: gun.to_owned(),
+            role: String::new(),
+            reason: "cache lock poisoned".to_owned(),
+        })?;
+        let entry = files.entry(gun.to_owned()).or_default();
+        for (role, bytes) in new {
+            entry.insert(role.clone(), bytes.to_vec());
+        }
+        Ok(())
+    }
+}
+
+/// Notary's trust directory: `<dir>/tuf/<gun>/metadata/<role>.json`, the GUN split on `/`
+/// into directories and delegations nested (`targets/releases.json`), as the Go notary
+/// client and the docker CLI keep it, so either client reads what the other cached.
+#[derive(Clone, Debug)]
+pub struct TrustDirCache {
+    dir: PathBuf,
+}
+
+impl TrustDirCache {
+    /// A cache in the trust directory `dir` (e.g. `~/.notary`, `~/.docker/trust`).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// The file holding `role` of `gun`.
+    pub fn path(&self, gun: &str, role: &RoleName) -> Result<PathBuf, ClientError> {
+        check_gun(gun)?;
+        let mut path = self.dir.join("tuf");
+        path.extend(gun.split('/'));
+        path.push("metadata");
+        path.extend(role.as_str().split('/'));
+        path.set_extension("json");
+        Ok(path)
+    }
+}
+
+/// Refuses GUNs that would leave the trust directory or make ambiguous paths.
+pub(crate) fn check_gun(gun: &str) -> Result<(), ClientError> {
+    let bad = |reason: &str| ClientError::InvalidGun {
+        gun: gun.to_owned(),
+        reason: reason.to_owned(),
+    };
+    if gun.is_empty() || gun.len() > 255 {
+        return Err(bad("must be 1 to 255 bytes"));
+    }
+    if gun
+        .bytes()
+        .any(|b| b.is_ascii_control() || b == b'\\' || b == b' ' || b == b'?' || b == b'#')
+    {
+        return Err(bad("contains a character not allowed in a GUN"));
+    }
+    if gun
+        .split('/')
+        .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+    {
+        return Err(bad("has an empty, '.' or '..' path segment"));
+    }
+    Ok(())
+}
+
+impl Cache for TrustDirCache {
+    fn load(&self, gun: &str, role: &RoleName) -> Result<Option<Vec<u8>>, ClientError> {
+        let path = self.path(gun, role)?;
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(ClientError::Cache {
+                gun: gun.to_owned(),
+                role: role.to_string(),
+                reason: format!("{}: {e}", path.display()),
+            }),
+        }
+    }
+
+    fn store(&self, gun: &str, files: &[(RoleName, &[u8])]) -> Result<(), ClientError> {
+        for (role, bytes) in files {
+            let path = self.path(gun, role)?;
+            write_atomic(&path, bytes).map_err(|e| ClientError::Cache {
+                gun: gun.to_owned(),
+                role: role.to_string(),
+                reason: format!("{}: {e}", path.display()),
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes through a temporary file in the same directory and renames it into place.
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let parent = path
+        .parent()
+        .ok_or_else(|| std::io::Error::other("no parent directory"))?;
+    std::fs::create_dir_all(parent)?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("no file name"))?;
+    let tmp = parent.join(format!(".{}.tmp", name.to_string_lossy()));
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trust_dir_layout_matches_notary() {
+        let c = TrustDirCache::new("/t");
+        let role = RoleName::parse("targets/releases").unwrap();
+        assert_eq!(
+            c.path("docker.io/library/app", &role).unwrap(),
+            PathBuf::from("/t/tuf/docker.io/library/app/metadata/targets/releases.json")
+        );
+        for gun in ["", "a/../b", "/abs", "a//b", "a\\b", "x/."] {
+            assert!(c.path(gun, &RoleName::root()).is_err(), "{gun:?}");
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! The client's errors: one closed enum, every variant with its context.
+
+use std::path::PathBuf;
+
+use signet_core::{RoleName, VerifyError};
+
+/// Why a client operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The transport configuration is unusable (CA file, client certificate, URL).
+    #[error("transport configuration: {reason}")]
+    Config {
+        /// The file involved, if any.
+        path: Option<PathBuf>,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The request did not complete (connection, TLS, timeout, reading the body).
+    #[error("{gun}: GET {url}: {source}")]
+    Network {
+        /// The repository.
+        gun: String,
+        /// The URL.
+        url: String,
+        /// The cause.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The server has no trust data for the GUN (`root.json` is 404).
+    #[error("{gun}: repository does not exist on the server ({url} is 404)")]
+    RepositoryNotFound {
+        /// The repository.
+        gun: String,
+        /// The URL.
+        url: String,
+    },
+    /// The server answered a metadata request with a status other than 200.
+    #[error("{gun}: GET {url} for {role}: HTTP {status}")]
+    Status {
+        /// The repository.
+        gun: String,
+        /// The role requested.
+        role: RoleName,
+        /// The URL.
+        url: String,
+        /// The status code.
+        status: u16,
+    },
+    /// The server sent more bytes than the role's limit (or the length the referring
+    /// metadata lists): an endless-data attack or a broken server.
+    #[error("{gun}: {role} from {url} exceeds {limit} bytes")]
+    TooLarge {
+        /// The repository.
+        gun: String,
+        /// The role.
+        role: RoleName,
+        /// The URL.
+        url: String,
+        /// The limit.
+        limit: u64,
+    },
+    /// Metadata failed verification; nothing of this update was trusted or cached.
+    #[error("{gun}: {role} rejected{}: {source}", url.as_deref().map(|u| format!(" ({u})")).unwrap_or_default())]
+    Rejected {
+        /// The repository.
+        gun: String,
+        /// The role that failed.
+        role: RoleName,
+        /// Where it came from (`None`: the cache).
+        url: Option<String>,
+        /// What was wrong.
+        #[source]
+        source: Box<VerifyError>,
+    },
+    /// The cache could not be read or written.
+    #[error("{gun}: cache {role}: {reason}")]
+    Cache {
+        /// The repository.
+        gun: String,
+        /// The role.
+        role: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The target is not signed in the verified repository.
+    #[error("{gun}: no trust data for {name}")]
+    TargetNotFound {
+        /// The repository.
+        gun: String,
+        /// The target name.
+        name: String,
+    },
+    /// The GUN cannot be used in a URL or cache path.
+    #[error("invalid GUN {gun:?}: {reason}")]
+    InvalidGun {
+        /// The GUN.
+        gun: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl ClientError {
+    pub(crate) fn rejected(gun: &str, url: Option<&str>, source: VerifyError) -> Self {
+        Self::Rejected {
+            gun: gun.to_owned(),
+            role: source.role(),
+            url: url.map(str::to_owned),
+            source: Box::new(source),
+        }
+    }
+
+    /// The verification failure, if this is one.
+    pub fn verify_error(&self) -> Option<&VerifyError> {
+        match self {
+            Self::Rejected { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,433 @@
+//! The Signet client library: verifies Notary v1 repositories the way spec §6.6 describes,
+//! with the decisions in [`signet_core::trusted`] and the IO here.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), signet_client::ClientError> {
+//! use std::sync::Arc;
+//! use signet_client::{Client, MemoryCache, Pinning, Transport, TransportConfig};
+//!
+//! let transport = Transport::new(&TransportConfig::new(
+//!     "https://notary.example.com:4443",
+//!     Some("/etc/signet/ca.pem".into()),
+//! ))?;
+//! let client = Client::new(transport, Pinning::Tofu, Arc::new(MemoryCache::new()));
+//! let target = client.lookup("example.com/app", "v1").await?;
+//! println!("{} sha256:{}", target.name, target.sha256_hex().unwrap_or_default());
+//! # Ok(()) }
+//! ```
+//!
+//! One update: the cached root (if any) is the rotation anchor; `root.json` is fetched and
+//! the rotation walked version by version (`<v>.root.json`); then `timestamp.json`, the
+//! snapshot and every targets role by checksum (`<role>.<sha256>.json`), reusing cached
+//! files whose hashes match. Every read stops at the role's size limit. Only a complete
+//! chain that verified is written to the cache, so a rejected update keeps the last good
+//! state. Delegations whose signatures are below threshold or expired are skipped (their
+//! targets are invisible), as Notary does; any other failure rejects the update.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod cache;
+mod error;
+mod transport;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use signet_core::encoding::hex_encode;
+use signet_core::trusted::{KnownVersions, TrustedRoot, TrustedTargets};
+use signet_core::{KeyId, RingVerifier, RoleName, UnixTime, VerifyError};
+
+pub use cache::{Cache, MemoryCache, TrustDirCache};
+pub use error::ClientError;
+pub use signet_core::trusted::{Limits, Pinning};
+pub use transport::{Transport, TransportConfig};
+
+use transport::Fetched;
+
+/// Where "now" comes from. Verification never reads the clock itself.
+pub type Clock = Arc<dyn Fn() -> UnixTime + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> UnixTime {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    UnixTime::from_unix(
+        i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        d.subsec_nanos(),
+    )
+}
+
+/// A verifying client for one Notary v1 server.
+#[derive(Clone)]
+pub struct Client {
+    transport: Transport,
+    pinning: Pinning,
+    cache: Arc<dyn Cache>,
+    limits: Limits,
+    clock: Clock,
+}
+
+/// One signed target, as verified.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedTarget {
+    /// The target name (a tag, for container images).
+    pub name: String,
+    /// The role that signs it (`targets` or a delegation).
+    pub role: RoleName,
+    /// Hashes by algorithm (`sha256`, `sha512`).
+    pub hashes: BTreeMap<String, Vec<u8>>,
+    /// Length in bytes.
+    pub length: u64,
+    /// Custom data, if any.
+    pub custom: Option<serde_json::Value>,
+}
+
+impl VerifiedTarget {
+    /// The sha256 hash in lowercase hex.
+    pub fn sha256_hex(&self) -> Option<String> {
+        self.hashes.get("sha256").map(|h| hex_encode(h))
+    }
+}
+
+/// A repository verified from its root down to every reachable delegation.
+#[derive(Clone, Debug)]
+pub struct VerifiedRepository {
+    /// The GUN.
+    pub gun: String,
+    /// Every visible target, sorted by name; for a name several roles list, the entry of the
+    /// first in Notary's breadth-first order.
+    pub targets: Vec<VerifiedTarget>,
+    /// When the root was trusted on first use in this update, the root key IDs accepted.
+    pub first_use_key_ids: Option<Vec<KeyId>>,
+    /// Delegations skipped because their signatures were below threshold or expired.
+    pub skipped: Vec<(RoleName, VerifyError)>,
+    /// The verified chain (all documents, with their exact bytes).
+    pub chain: TrustedTargets,
+}
+
+impl VerifiedRepository {
+    /// The root's version.
+    pub fn root_version(&self) -> u64 {
+        self.chain.root().version()
+    }
+
+    /// The root role's key IDs, as root.json lists them.
+    pub fn root_key_ids(&self) -> Vec<KeyId> {
+        self.chain
+            .root()
+            .signed
+            .roles
+            .get("root")
+            .map(|r| r.keyids.clone())
+            .unwrap_or_default()
+    }
+
+    /// The target `name`, looked up breadth first from `targets`.
+    pub fn get(&self, name: &str) -> Option<&VerifiedTarget> {
+        self.targets.iter().find(|t| t.name == name)
+    }
+
+    /// The target `name` as signed by the first of `roles` (in order) that lists it, e.g.
+    /// `[targets/releases, targets]` for Docker's rule.
+    pub fn find_in(&self, name: &str, roles: &[RoleName]) -> Option<VerifiedTarget> {
+        self.chain
+            .find(name, roles)
+            .map(|(role, meta)| target(name, role, meta))
+    }
+}
+
+fn target(name: &str, role: &RoleName, meta: &signet_core::metadata::FileMeta) -> VerifiedTarget {
+    VerifiedTarget {
+        name: name.to_owned(),
+        role: role.clone(),
+        hashes: meta
+            .hashes
+            .iter()
+            .map(|(k, v)| (k.clone(), v.0.clone()))
+            .collect(),
+        length: u64::try_from(meta.length).unwrap_or(0),
+        custom: meta.custom.clone(),
+    }
+}
+
+impl Client {
+    /// A client with default [`Limits`] and the system clock.
+    pub fn new(transport: Transport, pinning: Pinning, cache: Arc<dyn Cache>) -> Self {
+        Self {
+            transport,
+            pinning,
+            cache,
+            limits: Limits::default(),
+            clock: Arc::new(system_clock),
+        }
+    }
+
+    /// Sets the size limits per role.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets where "now" comes from.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Updates and verifies `gun` under the client's pinning.
+    pub async fn verify_gun(&self, gun: &str) -> Result<VerifiedRepository, ClientError> {
+        self.verify_gun_with(gun, &self.pinning).await
+    }
+
+    /// Looks `name` up in the freshly verified `gun` (breadth first from `targets`).
+    pub async fn lookup(&self, gun: &str, name: &str) -> Result<VerifiedTarget, ClientError> {
+        let repo = self.verify_gun(gun).await?;
+        repo.get(name)
+            .cloned()
+            .ok_or_else(|| ClientError::TargetNotFound {
+                gun: gun.to_owned(),
+                name: name.to_owned(),
+            })
+    }
+
+    /// Updates and verifies `gun` under `pinning`.
+    pub async fn verify_gun_with(
+        &self,
+        gun: &str,
+        pinning: &Pinning,
+    ) -> Result<VerifiedRepository, ClientError> {
+        cache::check_gun(gun)?;
+        let now = (self.clock)();
+        let v = &RingVerifier;
+
+        // The rotation anchor and the rollback floor come from the cache.
+        let anchor = match self.cache.load(gun, &RoleName::root())? {
+            Some(bytes) => Some(
+                TrustedRoot::from_cache(gun, &bytes, pinning.clone(), self.limits, now, v)
+                    .map_err(|e| ClientError::rejected(gun, None, e))?,
+            ),
+            None => None,
+        };
+        let known = self.cached_versions(gun)?;
+
+        let root_url = self.transport.url(gun, "root.json");
+        let root_bytes = match self
+            .fetch(gun, &RoleName::root(), &root_url, self.limits.root)
+            .await
+        {
+            Err(ClientError::Status { status: 404, .. }) => {
+                return Err(ClientError::RepositoryNotFound {
+                    gun: gun.to_owned(),
+                    url: root_url,
+                });
+            }
+            other => other?,
+        };
+        let trusted = match anchor {
+            None => TrustedRoot::first_use(gun, &root_bytes, pinning.clone(), self.limits, now, v)
+                .map_err(|e| ClientError::rejected(gun, Some(&root_url), e))?,
+            Some(anchor) => match anchor.update_root(&root_bytes, now, v) {
+                Err(VerifyError::RootVersionGap { trusted, offered }) => {
+                    let mut t = anchor;
+                    for version in trusted + 1..offered {
+                        let url = self.transport.url(gun, &format!("{version}.root.json"));
+                        let bytes = self
+                            .fetch(gun, &RoleName::root(), &url, self.limits.root)
+                            .await?;
+                        let step = signet_core::Signed::<signet_core::Root>::from_bytes(&bytes)
+                            .map(|r| r.version())
+                            .unwrap_or(0);
+                        if step != version {
+                            return Err(ClientError::rejected(
+                                gun,
+                                Some(&url),
+                                VerifyError::RootConflict {
+                                    expected: version,
+                                    found: step,
+                                },
+                            ));
+                        }
+                        t = t
+                            .update_root(&bytes, now, v)
+                            .map_err(|e| ClientError::rejected(gun, Some(&url), e))?;
+                    }
+                    t.update_root(&root_bytes, now, v)
+                        .map_err(|e| ClientError::rejected(gun, Some(&root_url), e))?
+                }
+                other => other.map_err(|e| ClientError::rejected(gun, Some(&root_url), e))?,
+            },
+        };
+        let first_use_key_ids = trusted.first_use_key_ids().map(<[KeyId]>::to_vec);
+        let trusted = trusted.with_known_versions(known);
+
+        let ts_url = self.transport.url(gun, "timestamp.json");
+        let ts_bytes = self
+            .fetch(gun, &RoleName::timestamp(), &ts_url, self.limits.timestamp)
+            .await?;
+        let ts = trusted
+            .update_timestamp(&ts_bytes, now, v)
+            .map_err(|e| ClientError::rejected(gun, Some(&ts_url), e))?;
+
+        let snapshot = RoleName::snapshot();
+        let (snap_bytes, snap_url) = self
+            .fetch_listed(gun, &snapshot, ts.snapshot_meta())
+            .await?;
+        let snap = ts
+            .update_snapshot(&snap_bytes, now, v)
+            .map_err(|e| ClientError::rejected(gun, snap_url.as_deref(), e))?;
+
+        let targets = RoleName::targets();
+        let meta = snap.meta(&targets).ok_or_else(|| {
+            ClientError::rejected(
+                gun,
+                None,
+                VerifyError::Structure {
+                    role: targets.clone(),
+                    reason: "not listed in snapshot".to_owned(),
+                },
+            )
+        })?;
+        let (targets_bytes, targets_url) = self.fetch_listed(gun, &targets, meta).await?;
+        let mut chain = snap
+            .update_targets(&targets_bytes, now, v)
+            .map_err(|e| ClientError::rejected(gun, targets_url.as_deref(), e))?;
+
+        let mut skipped = Vec::new();
+        let mut skip = BTreeSet::new();
+        while let Some(role) = chain.pending_delegations(&skip).into_iter().next() {
+            let Some(meta) = chain.meta(&role) else { break };
+            let (bytes, url) = self.fetch_listed(gun, &role, meta).await?;
+            match chain.add_delegation(&role, &bytes, now, v) {
+                Ok(()) => {}
+                Err(e @ (VerifyError::Expired { .. } | VerifyError::ThresholdNotMet { .. })) => {
+                    tracing::warn!(%gun, %role, error = %e, "skipping invalid delegation");
+                    skip.insert(role.clone());
+                    skipped.push((role, e));
+                }
+                Err(e) => return Err(ClientError::rejected(gun, url.as_deref(), e)),
+            }
+        }
+
+        let mut files: Vec<(RoleName, &[u8])> = vec![
+            (RoleName::root(), chain.root().bytes()),
+            (
+                RoleName::timestamp(),
+                chain
+                    .trusted_snapshot()
+                    .trusted_timestamp()
+                    .timestamp()
+                    .bytes(),
+            ),
+            (snapshot, chain.trusted_snapshot().snapshot().bytes()),
+        ];
+        files.extend(chain.roles().map(|(r, d)| (r.clone(), d.bytes())));
+        self.cache.store(gun, &files)?;
+
+        let targets = chain
+            .all_targets()
+            .into_iter()
+            .map(|(name, role, meta)| target(name, role, meta))
+            .collect();
+        Ok(VerifiedRepository {
+            gun: gun.to_owned(),
+            targets,
+            first_use_key_ids,
+            skipped,
+            chain,
+        })
+    }
+
+    /// The versions of the roles in the cache (the cached snapshot says which delegations
+    /// to look for): the rollback floor. Cached files are local, trusted storage; files
+    /// that do not parse set no floor.
+    fn cached_versions(&self, gun: &str) -> Result<KnownVersions, ClientError> {
+        let mut known = KnownVersions::default();
+        let mut roles = vec![
+            RoleName::timestamp(),
+            RoleName::snapshot(),
+            RoleName::targets(),
+        ];
+        if let Some(snap) = self.cache.load(gun, &RoleName::snapshot())?
+            && let Ok(snap) = signet_core::Signed::<signet_core::Snapshot>::from_bytes(&snap)
+        {
+            roles.extend(
+                snap.signed
+                    .meta
+                    .keys()
+                    .filter_map(|r| RoleName::parse(r).ok())
+                    .filter(RoleName::is_delegation),
+            );
+        }
+        for role in roles {
+            if let Some(bytes) = self.cache.load(gun, &role)?
+                && let Some(version) = version_of(&bytes)
+            {
+                known.insert(role, version);
+            }
+        }
+        Ok(known)
+    }
+
+    /// The bytes of a role its referring metadata lists: from the cache if they match,
+    /// else fetched by checksum with exactly the listed length allowed. Returns the URL
+    /// when fetched.
+    async fn fetch_listed(
+        &self,
+        gun: &str,
+        role: &RoleName,
+        meta: &signet_core::metadata::FileMeta,
+    ) -> Result<(Vec<u8>, Option<String>), ClientError> {
+        let expected = self
+            .limits
+            .expected(role, meta)
+            .map_err(|e| ClientError::rejected(gun, None, e))?;
+        if let Some(cached) = self.cache.load(gun, role)?
+            && meta.check(&cached).is_ok()
+        {
+            return Ok((cached, None));
+        }
+        let file = match meta.sha256() {
+            Some(h) => format!("{role}.{}.json", hex_encode(h)),
+            None => format!("{role}.json"),
+        };
+        let url = self.transport.url(gun, &file);
+        let bytes = self.fetch(gun, role, &url, expected).await?;
+        Ok((bytes, Some(url)))
+    }
+
+    async fn fetch(
+        &self,
+        gun: &str,
+        role: &RoleName,
+        url: &str,
+        limit: u64,
+    ) -> Result<Vec<u8>, ClientError> {
+        match self.transport.get_limited(url, limit).await {
+            Ok(Fetched::Body(b)) => Ok(b),
+            Ok(Fetched::Status(status)) => Err(ClientError::Status {
+                gun: gun.to_owned(),
+                role: role.clone(),
+                url: url.to_owned(),
+                status,
+            }),
+            Ok(Fetched::TooLarge) => Err(ClientError::TooLarge {
+                gun: gun.to_owned(),
+                role: role.clone(),
+                url: url.to_owned(),
+                limit,
+            }),
+            Err(source) => Err(ClientError::Network {
+                gun: gun.to_owned(),
+                url: url.to_owned(),
+                source,
+            }),
+        }
+    }
+}
+
+/// `signed.version` of a metadata file, without verifying anything.
+fn version_of(bytes: &[u8]) -> Option<u64> {
+    let doc: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    doc.get("signed")?.get("version")?.as_u64()
+}
