@@ -44,6 +44,15 @@ pub struct ServerSection {
     pub state_dir: PathBuf,
     /// Largest accepted request body, bytes.
     pub max_upload_bytes: usize,
+    /// Seconds a client may take to send a request head (and finish the TLS handshake).
+    pub header_timeout_secs: u64,
+    /// Seconds without a byte moving before a connection is closed (idle keep-alive,
+    /// stalled transfers).
+    pub idle_timeout_secs: u64,
+    /// Seconds an upload's whole body may take to arrive.
+    pub body_timeout_secs: u64,
+    /// Connections open at once; more are closed as they arrive.
+    pub max_connections: usize,
 }
 
 impl Default for ServerSection {
@@ -55,6 +64,10 @@ impl Default for ServerSection {
             plain_http: false,
             state_dir: PathBuf::from("signet-data"),
             max_upload_bytes: 64 << 20,
+            header_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            body_timeout_secs: 120,
+            max_connections: 4096,
         }
     }
 }
@@ -252,6 +265,22 @@ impl Config {
                     self.server.max_upload_bytes =
                         v.parse().map_err(|_| bad("expected a byte count"))?;
                 }
+                "SERVER_HEADER_TIMEOUT_SECS" => {
+                    self.server.header_timeout_secs =
+                        v.parse().map_err(|_| bad("expected seconds"))?;
+                }
+                "SERVER_IDLE_TIMEOUT_SECS" => {
+                    self.server.idle_timeout_secs =
+                        v.parse().map_err(|_| bad("expected seconds"))?;
+                }
+                "SERVER_BODY_TIMEOUT_SECS" => {
+                    self.server.body_timeout_secs =
+                        v.parse().map_err(|_| bad("expected seconds"))?;
+                }
+                "SERVER_MAX_CONNECTIONS" => {
+                    self.server.max_connections =
+                        v.parse().map_err(|_| bad("expected a connection count"))?;
+                }
                 "STORAGE_DB_URL" => self.storage.db_url = v,
                 "STORAGE_BACKEND" => self.storage.backend = Some(v),
                 "TRUST_SERVICE_KEY_ALGORITHM" => {
@@ -327,6 +356,22 @@ impl Config {
                 "auth.type {:?}: only \"token\" is supported",
                 a.kind
             )));
+        }
+        for (name, secs) in [
+            ("header_timeout_secs", self.server.header_timeout_secs),
+            ("idle_timeout_secs", self.server.idle_timeout_secs),
+            ("body_timeout_secs", self.server.body_timeout_secs),
+        ] {
+            if !(1..=86_400).contains(&secs) {
+                return Err(ConfigError::Invalid(format!(
+                    "{name} must be between 1 and 86400 seconds, not {secs}"
+                )));
+            }
+        }
+        if self.server.max_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "max_connections must be at least 1".to_owned(),
+            ));
         }
         if self.server.max_upload_bytes < 1024 {
             return Err(ConfigError::Invalid(

@@ -34,6 +34,8 @@ pub struct HttpSettings {
     pub gun_prefixes: Vec<String>,
     /// Largest request body.
     pub max_upload_bytes: usize,
+    /// How long an upload's body may take to arrive.
+    pub body_timeout: std::time::Duration,
     /// Token authentication, if enabled.
     pub auth: Option<TokenAuth>,
 }
@@ -146,7 +148,7 @@ async fn respond(state: &AppState, route: Route, req: Request) -> Result<Respons
             Ok(metadata_response(served, s.consistent_max_age, false))
         }
         Route::Update { gun } => {
-            let uploads = read_uploads(req, s.max_upload_bytes).await?;
+            let uploads = read_uploads(req, s.max_upload_bytes, s.body_timeout).await?;
             let result = svc.update(&gun, uploads).await;
             state.metrics.update_outcome(result.is_ok());
             if let Err(e) = &result {
@@ -306,13 +308,33 @@ fn looks_like_metadata(bytes: &[u8]) -> bool {
 }
 
 /// Reads the multipart body: one part per role, file name = role name (`.json` optional).
-async fn read_uploads(req: Request, limit: usize) -> Result<Vec<Upload>, ApiError> {
+async fn read_uploads(
+    req: Request,
+    limit: usize,
+    timeout: std::time::Duration,
+) -> Result<Vec<Upload>, ApiError> {
+    use http_body_util::BodyExt as _;
     let boundary = content_type_boundary(req.headers()).ok_or_else(not_multipart)?;
-    let body: Bytes = axum::body::to_bytes(req.into_body(), limit)
-        .await
-        .map_err(|_| {
-            ApiError::MalformedUpload(format!("request body is larger than {limit} bytes"))
-        })?;
+    let limited = http_body_util::Limited::new(req.into_body(), limit);
+    let body: Bytes = match tokio::time::timeout(timeout, limited.collect()).await {
+        Err(_) => {
+            return Err(ApiError::MalformedUpload(format!(
+                "request body not received within {} s",
+                timeout.as_secs()
+            )));
+        }
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            return Err(ApiError::MalformedUpload(format!(
+                "request body is larger than {limit} bytes"
+            )));
+        }
+        Ok(Err(e)) => {
+            return Err(ApiError::MalformedUpload(format!(
+                "request body could not be read: {e}"
+            )));
+        }
+        Ok(Ok(collected)) => collected.to_bytes(),
+    };
     parse_multipart(boundary, body).await
 }
 

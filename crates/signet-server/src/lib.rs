@@ -126,6 +126,7 @@ pub async fn build(
             consistent_max_age: cfg.caching.max_age.consistent_metadata,
             gun_prefixes: cfg.repositories.gun_prefixes.clone(),
             max_upload_bytes: cfg.server.max_upload_bytes,
+            body_timeout: Duration::from_secs(cfg.server.body_timeout_secs),
             auth,
         },
         metrics,
@@ -210,7 +211,12 @@ pub async fn run(
         listener,
         http::app(state),
         transport,
-        ServeOptions::default(),
+        ServeOptions {
+            header_timeout: Duration::from_secs(cfg.server.header_timeout_secs),
+            idle_timeout: Duration::from_secs(cfg.server.idle_timeout_secs),
+            max_connections: cfg.server.max_connections,
+            ..ServeOptions::default()
+        },
         shutdown,
     )
     .await

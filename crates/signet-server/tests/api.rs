@@ -110,6 +110,7 @@ all_backends!(
         update_without_root_on_new_gun_is_err_validation,
         first_update_without_targets_is_bad_hierarchy,
         oversized_body_is_malformed_upload,
+        stalled_body_times_out,
         overlong_gun_is_invalid_gun_or_not_found,
         gun_with_star_is_not_found,
         dot_dot_gun_is_its_own_repository,
@@ -1528,6 +1529,36 @@ async fn oversized_body_is_malformed_upload(b: Backend) {
     srv.post(GUN, &[part("targets", repo.targets(2, &targets[..20]))])
         .await
         .ok_empty();
+}
+
+async fn stalled_body_times_out(b: Backend) {
+    let srv = Server::start_with(b, |c| c.server.body_timeout_secs = 1).await;
+    // Part of a body, then nothing: the stream never ends.
+    let first = futures_util::stream::once(async {
+        Ok::<_, std::io::Error>(axum::body::Bytes::from_static(b"--x\r\n"))
+    });
+    let body = Body::from_stream(futures_util::StreamExt::chain(
+        first,
+        futures_util::stream::pending(),
+    ));
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(tuf_url(GUN, ""))
+        .header(header::CONTENT_TYPE, "multipart/form-data; boundary=x")
+        .body(body)
+        .expect("request");
+    let started = std::time::Instant::now();
+    let r = srv.attempt(GUN, req).await;
+    assert_eq!(
+        r.error(400, "MALFORMED_UPLOAD"),
+        Some(json!("request body not received within 1 s"))
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    // Nothing was written, and the server still serves.
+    assert_eq!(
+        srv.get(&tuf_url(GUN, "root.json")).await.status,
+        StatusCode::NOT_FOUND
+    );
 }
 
 async fn overlong_gun_is_invalid_gun_or_not_found(b: Backend) {

@@ -7,10 +7,12 @@
 //! - [`metrics`]: a registry of collectors and the Prometheus text exposition;
 //! - [`health`]: named probes with a timeout;
 //! - [`logging`]: `tracing` set-up (text or JSON);
-//! - [`shutdown`] and [`serve`]: signals, graceful shutdown and serving an axum app.
+//! - [`shutdown`] and [`serve`]: signals, graceful shutdown and serving an axum app, with
+//!   [`guard`]: a connection cap and timeouts for slow or silent clients.
 #![forbid(unsafe_code)]
 
 pub mod clock;
+pub mod guard;
 pub mod health;
 pub mod logging;
 pub mod metrics;
