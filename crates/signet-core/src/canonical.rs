@@ -7,8 +7,18 @@
 //! value (numbers become `float64`) and re-encoding it; [`to_canonical`] does the same, so
 //! integers beyond 2^53 are rounded exactly as Go rounds them.
 //!
-//! `serde_json::Map` is a `BTreeMap` (the `preserve_order` feature must stay off), whose
-//! iteration order is the bytewise key order Go sorts by.
+//! Key order is decided here, never by `serde_json::Map`: Go sorts map keys with `<` on
+//! the raw (unescaped) key strings, i.e. by their UTF-8 bytes, before escaping them, so a
+//! key that is a prefix of another comes first (`"a"`, `"a b"`, `"a!"`). `Map` iterates in
+//! that order only while serde_json's `preserve_order` feature is off, and any crate in a
+//! build can turn it on (feature unification), so objects are sorted explicitly. Duplicate
+//! keys in the input keep the last value, as Go's `json.Unmarshal` into a map does.
+//!
+//! Every signed byte and every hashed ID in this crate comes from [`to_canonical`]:
+//! `Signed::from_bytes` re-encodes the parsed `signed` value, `Unsigned::new` encodes the
+//! `serde_json::to_value` of the role struct (so struct field declaration order does not
+//! matter), and key IDs encode a `json!` value. Never hash or sign `serde_json::to_vec`
+//! output.
 
 use core::fmt;
 
@@ -117,7 +127,7 @@ fn write_value(v: &Value, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
         }
         Value::Object(map) => {
             out.push(b'{');
-            for (i, (k, item)) in map.iter().enumerate() {
+            for (i, (k, item)) in sorted_entries(map).into_iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
@@ -129,6 +139,15 @@ fn write_value(v: &Value, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
         }
     }
     Ok(())
+}
+
+/// The entries of `map` in Go's order: by the UTF-8 bytes of the unescaped key. Keys are
+/// unique, so an unstable sort is deterministic; on an already sorted map (the default
+/// `BTreeMap` backing) the sort is a linear scan.
+fn sorted_entries(map: &serde_json::Map<String, Value>) -> Vec<(&String, &Value)> {
+    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    entries
 }
 
 fn write_number(n: &serde_json::Number, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
@@ -252,5 +271,217 @@ mod tests {
     fn canonical_is_idempotent() {
         let once = canonicalize(br#"{"z":[{"b":1,"a":"\u00e9<"}],"y":true}"#).unwrap();
         assert_eq!(canonicalize(&once).unwrap(), once);
+    }
+
+    #[test]
+    fn object_order_does_not_depend_on_map_insertion_order() {
+        // Insertion order differs from Go's order; with serde_json's `preserve_order` on,
+        // the map iterates in insertion order and only the encoder's sort puts it right.
+        let mut map = serde_json::Map::new();
+        for k in ["a!", "b", "a b", "a", "\u{e9}", "Z", ""] {
+            map.insert(k.to_owned(), Value::from(k.len()));
+        }
+        assert_eq!(
+            to_canonical(&Value::Object(map)).unwrap(),
+            "{\"\":0,\"Z\":1,\"a\":1,\"a b\":3,\"a!\":2,\"b\":1,\"\u{e9}\":2}".as_bytes()
+        );
+    }
+
+    mod properties {
+        use proptest::collection::{btree_map, vec};
+        use proptest::prelude::*;
+        use serde_json::{Map, Number, Value};
+
+        use super::super::{go_html_escape, to_canonical};
+
+        /// Modest case counts: the suite runs on two cores.
+        fn config() -> ProptestConfig {
+            ProptestConfig {
+                cases: 128,
+                ..ProptestConfig::default()
+            }
+        }
+
+        /// Strings over a small alphabet that hits every escaping and ordering rule:
+        /// quote, backslash, control characters, `<>&`, U+2028, non-ASCII, and bytes just
+        /// around `"` (0x22) so prefix keys are common.
+        fn text() -> impl Strategy<Value = String> {
+            vec(
+                prop::sample::select(vec![
+                    'a',
+                    'b',
+                    ' ',
+                    '!',
+                    '"',
+                    '#',
+                    '\\',
+                    '/',
+                    '\u{0}',
+                    '\u{1}',
+                    '\n',
+                    '\u{1f}',
+                    '<',
+                    '>',
+                    '&',
+                    '\u{7f}',
+                    '\u{e9}',
+                    '\u{2028}',
+                    '\u{1f600}',
+                ]),
+                0..6,
+            )
+            .prop_map(|chars| chars.into_iter().collect())
+        }
+
+        /// Numbers that survive Go's float64 path unchanged.
+        fn exact_number() -> impl Strategy<Value = Value> {
+            const LIMIT: i64 = 1 << 53;
+            (-LIMIT..=LIMIT).prop_map(|i| Value::Number(Number::from(i)))
+        }
+
+        fn json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                exact_number(),
+                text().prop_map(Value::String),
+            ];
+            leaf.prop_recursive(4, 48, 6, |inner| {
+                prop_oneof![
+                    vec(inner.clone(), 0..6).prop_map(Value::Array),
+                    btree_map(text(), inner, 0..6)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        /// `v` with the entries of every object re-inserted in the order `order` picks.
+        fn reinsert(v: &Value, order: &mut impl FnMut(usize) -> Vec<usize>) -> Value {
+            match v {
+                Value::Array(items) => {
+                    Value::Array(items.iter().map(|i| reinsert(i, order)).collect())
+                }
+                Value::Object(map) => {
+                    let entries: Vec<(&String, &Value)> = map.iter().collect();
+                    let mut out = Map::new();
+                    for i in order(entries.len()) {
+                        let (k, item) = entries[i];
+                        out.insert(k.clone(), reinsert(item, order));
+                    }
+                    Value::Object(out)
+                }
+                other => other.clone(),
+            }
+        }
+
+        /// The keys of every object in canonical output appear in bytewise order: checked
+        /// by re-parsing and comparing each object's key sequence with its sorted form.
+        fn keys_sorted(v: &Value) -> bool {
+            match v {
+                Value::Array(items) => items.iter().all(keys_sorted),
+                Value::Object(map) => {
+                    map.keys()
+                        .zip(map.keys().skip(1))
+                        .all(|(a, b)| a.as_bytes() < b.as_bytes())
+                        && map.values().all(keys_sorted)
+                }
+                _ => true,
+            }
+        }
+
+        fn has_control(v: &Value) -> bool {
+            let ctl = |s: &str| s.bytes().any(|b| b < 0x20);
+            match v {
+                Value::String(s) => ctl(s),
+                Value::Array(items) => items.iter().any(has_control),
+                Value::Object(map) => map.iter().any(|(k, v)| ctl(k) || has_control(v)),
+                _ => false,
+            }
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn shuffled_insertion_order_gives_identical_bytes(
+                v in json(),
+                seed in any::<u64>(),
+            ) {
+                let expected = to_canonical(&v).unwrap();
+                // Reversed, rotated and seed-shuffled insertion orders.
+                let mut state = seed | 1;
+                let mut shuffle = |n: usize| {
+                    let mut idx: Vec<usize> = (0..n).collect();
+                    for i in (1..n).rev() {
+                        // xorshift64: deterministic per case, no extra dependency.
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        idx.swap(i, (state % (i as u64 + 1)) as usize);
+                    }
+                    idx
+                };
+                let mut reverse = |n: usize| (0..n).rev().collect::<Vec<_>>();
+                prop_assert_eq!(&to_canonical(&reinsert(&v, &mut shuffle)).unwrap(), &expected);
+                prop_assert_eq!(&to_canonical(&reinsert(&v, &mut reverse)).unwrap(), &expected);
+            }
+
+            #[test]
+            fn canonical_is_a_fixed_point(v in json()) {
+                let once = to_canonical(&v).unwrap();
+                // Raw control characters are not JSON; the embedded (escaped) form is.
+                let parsed: Value = serde_json::from_slice(&go_html_escape(&once)).unwrap();
+                prop_assert_eq!(&to_canonical(&parsed).unwrap(), &once);
+                prop_assert_eq!(&super::super::canonicalize(&go_html_escape(&once)).unwrap(), &once);
+            }
+
+            #[test]
+            fn output_parses_back_to_an_equal_value(v in json()) {
+                let once = to_canonical(&v).unwrap();
+                let parsed: Value = serde_json::from_slice(&go_html_escape(&once)).unwrap();
+                prop_assert_eq!(&parsed, &v);
+                prop_assert!(keys_sorted(&parsed));
+                if !has_control(&v) {
+                    // Without control characters canonical output is itself valid JSON.
+                    let direct: Value = serde_json::from_slice(&once).unwrap();
+                    prop_assert_eq!(&direct, &v);
+                }
+            }
+
+            #[test]
+            fn strings_escape_only_quote_and_backslash(s in text()) {
+                let mut expected = vec![b'"'];
+                for b in s.bytes() {
+                    if b == b'"' || b == b'\\' {
+                        expected.push(b'\\');
+                    }
+                    expected.push(b);
+                }
+                expected.push(b'"');
+                prop_assert_eq!(&to_canonical(&Value::String(s.clone())).unwrap(), &expected);
+                // The same rule applies to keys.
+                let mut obj = Map::new();
+                obj.insert(s, Value::Null);
+                let mut key_expected = vec![b'{'];
+                key_expected.extend_from_slice(&expected);
+                key_expected.extend_from_slice(b":null}");
+                prop_assert_eq!(&to_canonical(&Value::Object(obj)).unwrap(), &key_expected);
+            }
+
+            #[test]
+            fn html_escape_output_has_no_raw_specials(v in json()) {
+                let escaped = go_html_escape(&to_canonical(&v).unwrap());
+                prop_assert!(!escaped.iter().any(|b| matches!(b, b'<' | b'>' | b'&' | 0x00..=0x1f)));
+                let text = String::from_utf8(escaped).unwrap();
+                let separators = ['\u{2028}', '\u{2029}'];
+                prop_assert!(!text.contains(separators), "raw line or paragraph separator");
+            }
+
+            #[test]
+            fn integral_floats_print_as_integers(i in -(1_i64 << 53)..=(1_i64 << 53)) {
+                let as_float = Value::from(i as f64);
+                prop_assert_eq!(to_canonical(&as_float).unwrap(), i.to_string().into_bytes());
+            }
+        }
     }
 }

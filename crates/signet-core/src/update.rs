@@ -197,7 +197,7 @@ fn check_new_root(
     let bad = |e: &dyn core::fmt::Display| UpdateError::BadRoot(e.to_string());
     let new = Signed::<Root>::from_bytes(bytes).map_err(|e| bad(&e))?;
     let current_version = current.map_or(1, Signed::version);
-    if new.version() != current_version && new.version() != current_version + 1 {
+    if new.version() != current_version && Some(new.version()) != current_version.checked_add(1) {
         return Err(UpdateError::BadRoot(format!(
             "Root modifications must increment the version. Current {current_version}, new {}",
             new.version()
@@ -310,7 +310,7 @@ pub fn snapshot_for<'a>(
         snap.meta
             .insert(name.as_str().to_owned(), FileMeta::of(bytes));
     }
-    snap.version += 1;
+    snap.version = next_version::<Snapshot>(snap.version)?;
     snap.expires = Expires::at(now.add_years(SNAPSHOT_LIFETIME_YEARS));
     let (keyids, threshold) = role_keys(root, "snapshot");
     Unsigned::new(RoleName::snapshot(), snap, keyids, threshold)
@@ -337,7 +337,7 @@ pub fn timestamp_for(
     };
     ts.meta
         .insert("snapshot".to_owned(), FileMeta::of(snapshot_bytes));
-    ts.version += 1;
+    ts.version = next_version::<Timestamp>(ts.version)?;
     ts.expires = Expires::at(now.add_days(TIMESTAMP_LIFETIME_DAYS));
     let (keyids, threshold) = role_keys(root, "timestamp");
     Unsigned::new(RoleName::timestamp(), ts, keyids, threshold)
@@ -351,6 +351,17 @@ pub fn timestamp_is_stale(ts: &Timestamp, snapshot_bytes: &[u8], now: UnixTime) 
             .meta
             .get("snapshot")
             .is_none_or(|m| m.check(snapshot_bytes).is_err())
+}
+
+/// `version + 1`; a previous version of `u64::MAX` has no successor (and must not wrap
+/// around to 0, which would make versions go backwards).
+fn next_version<T: Role>(version: u64) -> Result<u64, MetadataError> {
+    version
+        .checked_add(1)
+        .ok_or_else(|| MetadataError::Malformed {
+            expected: T::TYPE,
+            reason: format!("version {version} has no successor"),
+        })
 }
 
 fn role_keys(root: &Root, role: &str) -> (Vec<crate::key::KeyId>, i64) {

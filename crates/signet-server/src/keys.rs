@@ -423,3 +423,232 @@ impl LocalKeys {
 fn seal_context(key_id: &str, gun: &str, role: &str) -> String {
     format!("signet-server-key\0{key_id}\0{gun}\0{role}")
 }
+
+#[cfg(test)]
+mod tests {
+    use signet_core::{RingVerifier, Verifier as _};
+    use sqlx::{Connection as _, SqliteConnection};
+
+    use super::*;
+
+    const PASSPHRASE: &[u8] = b"correct horse battery staple";
+    const GUN: &str = "example.com/org/app";
+    const OTHER_GUN: &str = "example.com/org/other";
+
+    /// A store in a fresh SQLite file, so tests can also reach the rows with raw SQL (as
+    /// someone with write access to the database could).
+    async fn file_store() -> (tempfile::TempDir, String, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("keys.db").display());
+        let store = Store::connect(&url).await.unwrap();
+        (dir, url, store)
+    }
+
+    async fn open(store: &Store, algorithm: KeyAlgorithm) -> LocalKeys {
+        LocalKeys::open(store.clone(), PASSPHRASE, algorithm)
+            .await
+            .unwrap()
+    }
+
+    async fn raw(url: &str, sql: &str, blob: Option<&[u8]>, key_id: &str) {
+        let mut conn = SqliteConnection::connect(url).await.unwrap();
+        let query = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()));
+        let query = match blob {
+            Some(b) => query.bind(b.to_vec()),
+            None => query,
+        };
+        let done = query.bind(key_id).execute(&mut conn).await.unwrap();
+        assert_eq!(done.rows_affected(), 1, "{sql}");
+        conn.close().await.unwrap();
+    }
+
+    fn assert_unreadable(result: Result<Option<PublicKey>, KeyError>, key_id: &str) {
+        match result {
+            Err(KeyError::CorruptKey {
+                key_id: reported,
+                reason,
+            }) => {
+                assert_eq!(reported, key_id);
+                assert_eq!(reason, "cannot decrypt");
+            }
+            Err(other) => panic!("expected CorruptKey, got {other}"),
+            Ok(k) => panic!("a moved or tampered key opened: {k:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn sealed_key_is_bound_to_its_key_id_gun_and_role() {
+        let (_dir, _url, store) = file_store().await;
+        let keys = open(&store, KeyAlgorithm::Ecdsa).await;
+        let public = keys.create(GUN, "timestamp").await.unwrap();
+        let id = public.id().as_str().to_owned();
+        let row = store.key(&id).await.unwrap().unwrap();
+
+        let pkcs8 = keys
+            .open_sealed(&seal_context(&id, GUN, "timestamp"), &row.private)
+            .expect("opens in its own context");
+        let (reopened, _) = keys.pair_from_pkcs8(KeyAlgorithm::Ecdsa, &pkcs8).unwrap();
+        assert_eq!(reopened.id(), public.id());
+
+        let other_id = "0".repeat(64);
+        for (key_id, gun, role) in [
+            (other_id.as_str(), GUN, "timestamp"),
+            (id.as_str(), OTHER_GUN, "timestamp"),
+            (id.as_str(), GUN, "snapshot"),
+            // The separators keep fields from sliding into each other.
+            (id.as_str(), "example.com/org/app\0timestamp", ""),
+        ] {
+            assert!(
+                keys.open_sealed(&seal_context(key_id, gun, role), &row.private)
+                    .is_none(),
+                "sealed key opened as ({key_id}, {gun}, {role})"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn sealed_key_moved_to_another_gun_or_role_fails_to_open() {
+        let (_dir, url, store) = file_store().await;
+        let id = open(&store, KeyAlgorithm::Ecdsa)
+            .await
+            .create(GUN, "timestamp")
+            .await
+            .unwrap()
+            .id()
+            .clone();
+
+        // Someone with write access to the database re-assigns the row.
+        raw(
+            &url,
+            "UPDATE server_keys SET gun = 'example.com/org/other' WHERE key_id = $1",
+            None,
+            id.as_str(),
+        )
+        .await;
+        let keys = open(&store, KeyAlgorithm::Ecdsa).await;
+        assert_unreadable(keys.held(OTHER_GUN, "timestamp", &id).await, id.as_str());
+        assert!(matches!(
+            keys.sign_with_held(
+                OTHER_GUN,
+                "timestamp",
+                std::slice::from_ref(&id),
+                b"payload"
+            )
+            .await,
+            Err(KeyError::CorruptKey { .. })
+        ));
+
+        raw(&url, "UPDATE server_keys SET gun = 'example.com/org/app', role = 'snapshot' WHERE key_id = $1", None, id.as_str()).await;
+        let keys = open(&store, KeyAlgorithm::Ecdsa).await;
+        assert_unreadable(keys.held(GUN, "snapshot", &id).await, id.as_str());
+
+        // Moved back, it opens again: the failures were the binding, not damage.
+        raw(
+            &url,
+            "UPDATE server_keys SET role = 'timestamp' WHERE key_id = $1",
+            None,
+            id.as_str(),
+        )
+        .await;
+        let keys = open(&store, KeyAlgorithm::Ecdsa).await;
+        assert!(keys.held(GUN, "timestamp", &id).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn key_of_another_gun_or_role_is_refused_for_signing() {
+        let (_dir, _url, store) = file_store().await;
+        for algorithm in [KeyAlgorithm::Ecdsa, KeyAlgorithm::Ed25519] {
+            let keys = open(&store, algorithm).await;
+            let gun = format!("{GUN}/{}", algorithm.as_str());
+            let public = keys.create(&gun, "timestamp").await.unwrap();
+            let ids = [public.id().clone()];
+            let payload = b"canonical bytes";
+
+            for (other_gun, role) in [(OTHER_GUN, "timestamp"), (gun.as_str(), "snapshot")] {
+                assert!(
+                    keys.sign_with_held(other_gun, role, &ids, payload)
+                        .await
+                        .unwrap()
+                        .is_empty(),
+                    "{algorithm:?} key of {gun}/timestamp signed for {other_gun}/{role}"
+                );
+                assert!(keys.held(other_gun, role, &ids[0]).await.unwrap().is_none());
+            }
+            // Refusals did not mark the key used.
+            let row = store.key(ids[0].as_str()).await.unwrap().unwrap();
+            assert!(row.last_used.is_none());
+
+            let sigs = keys
+                .sign_with_held(&gun, "timestamp", &ids, payload)
+                .await
+                .unwrap();
+            assert_eq!(sigs.len(), 1);
+            RingVerifier
+                .verify(&public, &sigs[0].method, payload, &sigs[0].sig.0)
+                .unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn wrong_passphrase_is_refused() {
+        let (_dir, _url, store) = file_store().await;
+        let keys = open(&store, KeyAlgorithm::Ecdsa).await;
+        let id = keys.create(GUN, "timestamp").await.unwrap().id().clone();
+
+        match LocalKeys::open(store.clone(), b"wrong passphrase", KeyAlgorithm::Ecdsa).await {
+            Err(KeyError::WrongPassphrase) => {}
+            Err(other) => panic!("expected WrongPassphrase, got {other}"),
+            Ok(_) => panic!("a wrong passphrase opened the key store"),
+        }
+        assert!(matches!(
+            LocalKeys::open(store.clone(), b"", KeyAlgorithm::Ecdsa).await,
+            Err(KeyError::NoPassphrase)
+        ));
+        // The refusal changed nothing: the right passphrase still opens the keys.
+        let keys = open(&store, KeyAlgorithm::Ecdsa).await;
+        assert!(keys.held(GUN, "timestamp", &id).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn tampered_ciphertext_is_refused() {
+        let (_dir, url, store) = file_store().await;
+        let keys = open(&store, KeyAlgorithm::Ecdsa).await;
+        let id = keys.create(GUN, "timestamp").await.unwrap().id().clone();
+        let sealed = store.key(id.as_str()).await.unwrap().unwrap().private;
+        let context = seal_context(id.as_str(), GUN, "timestamp");
+
+        // Every single-bit flip (version byte, nonce, ciphertext, tag) and truncation fails.
+        for i in 0..sealed.len() {
+            for bit in [0x01_u8, 0x80] {
+                let mut bad = sealed.clone();
+                bad[i] ^= bit;
+                assert!(keys.open_sealed(&context, &bad).is_none(), "flip at {i}");
+            }
+        }
+        for len in [0, 1, 1 + NONCE_LEN, sealed.len() - 1] {
+            assert!(
+                keys.open_sealed(&context, &sealed[..len]).is_none(),
+                "length {len}"
+            );
+        }
+
+        // Through the store: a tampered row is reported as unreadable, never used.
+        let mut bad = sealed.clone();
+        let last = bad.len() - 1;
+        bad[last / 2] ^= 0x10;
+        raw(
+            &url,
+            "UPDATE server_keys SET private_key = $1 WHERE key_id = $2",
+            Some(&bad),
+            id.as_str(),
+        )
+        .await;
+        let keys = open(&store, KeyAlgorithm::Ecdsa).await;
+        assert_unreadable(keys.held(GUN, "timestamp", &id).await, id.as_str());
+        assert!(matches!(
+            keys.sign_with_held(GUN, "timestamp", std::slice::from_ref(&id), b"payload")
+                .await,
+            Err(KeyError::CorruptKey { .. })
+        ));
+    }
+}

@@ -68,7 +68,10 @@ impl ServerError {
         matches!(
             self,
             Self::Config(_)
-                | Self::Store(signet_store::StoreError::InvalidUrl { .. })
+                | Self::Store(
+                    signet_store::StoreError::InvalidUrl { .. }
+                        | signet_store::StoreError::SchemaTooNew { .. }
+                )
                 | Self::Keys(keys::KeyError::WrongPassphrase | keys::KeyError::NoPassphrase)
                 | Self::Tls(tls::TlsError::Pem { .. } | tls::TlsError::Mismatch { .. })
         )

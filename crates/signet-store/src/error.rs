@@ -82,13 +82,37 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
-    /// The database was initialised by a newer Signet whose schema this version does not know.
-    #[error("database schema version {found} is newer than the supported version {supported}")]
+    /// The database was initialised or upgraded by a newer Signet whose schema this version
+    /// does not know. Nothing was written; run the newer Signet (or restore a backup).
+    #[error(
+        "database schema version {found} is newer than the supported version {supported}: \
+         it was written by a newer Signet; nothing was changed"
+    )]
     SchemaTooNew {
         /// The version recorded in `signet_schema_version`.
         found: i64,
         /// The newest version this crate understands.
         supported: i64,
+    },
+    /// A schema migration step failed. The step was rolled back entirely: the database is
+    /// still at `version - 1`.
+    #[error("schema migration to version {version} ({name}) failed")]
+    Migration {
+        /// The version the step would have reached.
+        version: i64,
+        /// The step's name.
+        name: &'static str,
+        /// The underlying error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A migration list given to
+    /// [`Store::connect_with_migrations`](crate::Store::connect_with_migrations) is not
+    /// numbered 1, 2, 3, … in order. Nothing was written.
+    #[error("invalid migration list: {reason}")]
+    InvalidMigrations {
+        /// What is wrong with it.
+        reason: String,
     },
 }
 
@@ -100,6 +124,24 @@ impl StoreError {
             Self::Unavailable { backend, source }
         } else {
             Self::Database { op, source }
+        }
+    }
+
+    /// Classifies the error of a migration step: connectivity problems become
+    /// [`StoreError::Unavailable`], the rest [`StoreError::Migration`].
+    pub(crate) fn from_migration(
+        backend: Backend,
+        migration: &crate::Migration,
+        source: sqlx::Error,
+    ) -> Self {
+        if is_unavailable(backend, &source) {
+            Self::Unavailable { backend, source }
+        } else {
+            Self::Migration {
+                version: migration.version,
+                name: migration.name,
+                source,
+            }
         }
     }
 }

@@ -76,6 +76,7 @@ pub use crate::model::{
     Change, ChangeCategory, MetaRecord, NewRecord, NewServerKey, ServerKey, UnixMicros,
 };
 use crate::model::{change_from_row, key_from_row, meta_from_row, setting_from_row};
+pub use crate::schema::{MIGRATIONS, Migration, SCHEMA_VERSION};
 use crate::url::DbUrl;
 
 /// How long an SQLite connection waits for another process's write lock before giving up.
@@ -206,7 +207,9 @@ macro_rules! in_write_tx {
 }
 
 impl Store {
-    /// Connects to the database at `url` and creates the schema if it is missing.
+    /// Connects to the database at `url` and brings its schema up to [`SCHEMA_VERSION`]
+    /// by running the missing steps of [`MIGRATIONS`] (see the `schema` module docs in the
+    /// source: one transaction per step, serialised across processes).
     ///
     /// URL forms:
     /// * `sqlite:///abs/path.db`, `sqlite://relative.db` or `sqlite:relative.db` (relative to the
@@ -219,9 +222,26 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError::InvalidUrl`] for an unusable URL, [`StoreError::Unavailable`] if the
-    /// database cannot be opened or reached, [`StoreError::SchemaTooNew`] if a newer Signet created
-    /// the schema, [`StoreError::Database`] if creating the schema fails.
+    /// database cannot be opened or reached, [`StoreError::SchemaTooNew`] if a newer Signet wrote
+    /// the schema, [`StoreError::Migration`] if a schema step fails (it is rolled back).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with_migrations(url, MIGRATIONS).await
+    }
+
+    /// [`Store::connect`] with another list of schema steps instead of [`MIGRATIONS`]: the
+    /// database is brought up to the last of `migrations`, and refused if it is newer. For
+    /// tests of the migration runner and for tools; a server uses [`Store::connect`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::connect`], and [`StoreError::InvalidMigrations`] (before connecting) if
+    /// `migrations` is not numbered 1, 2, 3, … in order.
+    pub async fn connect_with_migrations(
+        url: &str,
+        migrations: &[Migration],
+    ) -> Result<Self, StoreError> {
+        schema::check_list(migrations)
+            .map_err(|reason| StoreError::InvalidMigrations { reason })?;
         let store = match DbUrl::parse(url)? {
             DbUrl::SqliteMemory => {
                 let options = SqliteConnectOptions::from_str("sqlite::memory:")
@@ -287,7 +307,7 @@ impl Store {
                 }
             }
         };
-        store.migrate().await?;
+        store.migrate(migrations).await?;
         Ok(store)
     }
 
@@ -296,6 +316,19 @@ impl Store {
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// The schema version recorded in the database.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] or [`StoreError::Database`].
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        with_reader!(self, "schema_version", |pool| {
+            sqlx::query_scalar(schema::SELECT_VERSION)
+                .fetch_one(pool)
+                .await
+        })
     }
 
     /// Which backend this store uses.
@@ -719,35 +752,70 @@ impl Store {
         })
     }
 
-    /// Creates or checks the schema; see [`schema`].
-    async fn migrate(&self) -> Result<(), StoreError> {
-        in_write_tx!(self, "migrate", |tx| {
-            tx.lock_schema().await?;
-            sqlx::query(tx.version_table_ddl())
-                .execute(&mut **tx)
-                .await?;
-            let found: Option<i64> = sqlx::query_scalar(schema::SELECT_VERSION)
-                .fetch_optional(&mut **tx)
-                .await?;
-            if let Some(found) = found
-                && found > schema::SCHEMA_VERSION
-            {
-                return Err(TxError::Store(StoreError::SchemaTooNew {
-                    found,
-                    supported: schema::SCHEMA_VERSION,
-                }));
-            }
-            for ddl in tx.schema_v1() {
-                sqlx::query(*ddl).execute(&mut **tx).await?;
-            }
-            if found != Some(schema::SCHEMA_VERSION) {
-                sqlx::query(schema::UPSERT_VERSION)
-                    .bind(schema::SCHEMA_VERSION)
+    /// Applies the steps of `migrations` the database lacks, one transaction each; see the
+    /// `schema` module. `migrations` has passed [`schema::check_list`].
+    async fn migrate(&self, migrations: &[Migration]) -> Result<(), StoreError> {
+        let latest = migrations.last().map_or(0, |m| m.version);
+        let backend = self.backend();
+        loop {
+            let applied = in_write_tx!(self, "migrate", |tx| {
+                // Taken first: everything below sees the effects of any other process's steps.
+                tx.lock_schema().await?;
+                for ddl in tx.bookkeeping_ddl() {
+                    sqlx::query(*ddl).execute(&mut **tx).await?;
+                }
+                let found: Option<i64> = sqlx::query_scalar(schema::SELECT_VERSION)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                let current = found.unwrap_or(0);
+                if current > latest {
+                    // Rolled back: not even the bookkeeping tables are created.
+                    return Err(TxError::Store(StoreError::SchemaTooNew {
+                        found: current,
+                        supported: latest,
+                    }));
+                }
+                let recorded: i64 = sqlx::query_scalar(schema::COUNT_HISTORY)
+                    .fetch_one(&mut **tx)
+                    .await?;
+                if recorded == 0 {
+                    // A database from before the runner: record the steps it already has.
+                    for m in migrations.iter().filter(|m| m.version <= current) {
+                        sqlx::query(schema::INSERT_HISTORY)
+                            .bind(m.version)
+                            .bind(m.name)
+                            .bind(None::<i64>)
+                            .execute(&mut **tx)
+                            .await?;
+                    }
+                }
+                let Some(step) = migrations.iter().find(|m| m.version == current + 1) else {
+                    return Ok(None);
+                };
+                for sql in tx.migration_sql(step) {
+                    sqlx::query(*sql).execute(&mut **tx).await.map_err(|err| {
+                        TxError::Store(StoreError::from_migration(backend, step, err))
+                    })?;
+                }
+                sqlx::query(schema::INSERT_HISTORY)
+                    .bind(step.version)
+                    .bind(step.name)
+                    .bind(Some(self.clock.now_micros()))
                     .execute(&mut **tx)
                     .await?;
+                sqlx::query(schema::UPSERT_VERSION)
+                    .bind(step.version)
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(Some(step))
+            })?;
+            match applied {
+                Some(step) => {
+                    tracing::info!(%backend, version = step.version, name = step.name, "applied schema migration");
+                }
+                None => return Ok(()),
             }
-            Ok(())
-        })
+        }
     }
 }
 
@@ -761,10 +829,10 @@ trait Dialect {
     /// Serialises schema creation by concurrently starting processes.
     fn lock_schema(&mut self) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 
-    /// DDL of `signet_schema_version`.
-    fn version_table_ddl(&self) -> &'static str;
-    /// DDL of schema version 1.
-    fn schema_v1(&self) -> &'static [&'static str];
+    /// DDL of the runner's own tables, `signet_schema_version` and `signet_migrations`.
+    fn bookkeeping_ddl(&self) -> &'static [&'static str];
+    /// The backend's statements of `step`.
+    fn migration_sql(&self, step: &Migration) -> &'static [&'static str];
 }
 
 impl Dialect for SqliteConnection {
@@ -780,12 +848,15 @@ impl Dialect for SqliteConnection {
         Ok(())
     }
 
-    fn version_table_ddl(&self) -> &'static str {
-        schema::CREATE_VERSION_TABLE_SQLITE
+    fn bookkeeping_ddl(&self) -> &'static [&'static str] {
+        &[
+            schema::CREATE_VERSION_TABLE_SQLITE,
+            schema::CREATE_HISTORY_TABLE_SQLITE,
+        ]
     }
 
-    fn schema_v1(&self) -> &'static [&'static str] {
-        schema::SQLITE_V1
+    fn migration_sql(&self, step: &Migration) -> &'static [&'static str] {
+        step.sqlite
     }
 }
 
@@ -802,12 +873,15 @@ impl Dialect for PgConnection {
         advisory_lock(self, lock_key("schema", "")).await
     }
 
-    fn version_table_ddl(&self) -> &'static str {
-        schema::CREATE_VERSION_TABLE_POSTGRES
+    fn bookkeeping_ddl(&self) -> &'static [&'static str] {
+        &[
+            schema::CREATE_VERSION_TABLE_POSTGRES,
+            schema::CREATE_HISTORY_TABLE_POSTGRES,
+        ]
     }
 
-    fn schema_v1(&self) -> &'static [&'static str] {
-        schema::POSTGRES_V1
+    fn migration_sql(&self, step: &Migration) -> &'static [&'static str] {
+        step.postgres
     }
 }
 
@@ -914,6 +988,8 @@ mod tests {
     #[allow(dead_code, clippy::let_underscore_future)]
     fn futures_are_send(store: &Store, key: &NewServerKey) {
         require_send(Store::connect(""));
+        require_send(Store::connect_with_migrations("", MIGRATIONS));
+        require_send(store.schema_version());
         require_send(store.health());
         require_send(store.close());
         require_send(store.latest("", ""));

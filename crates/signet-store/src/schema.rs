@@ -1,11 +1,75 @@
-//! The database schema, created with idempotent DDL at connect time.
+//! The database schema: an ordered, forward-only list of [`Migration`]s.
 //!
-//! `signet_schema_version` holds one row with the schema version. A database written by a newer
-//! Signet (higher version) is refused rather than touched. Version 1 is the first schema; later
-//! versions add `if found < N { … }` steps to [`Store::migrate`](crate::Store).
+//! [`Store::connect`](crate::Store::connect) brings a database up to the last entry of
+//! [`MIGRATIONS`]. Each step runs in its own transaction, under `BEGIN IMMEDIATE` on SQLite
+//! and a transaction-scoped advisory lock on PostgreSQL, so several server processes
+//! starting at once apply every step exactly once; each re-reads the version after taking
+//! the lock. A failing step rolls back entirely (both backends have transactional DDL),
+//! leaving the database at the previous version.
+//!
+//! # What is recorded
+//!
+//! * `signet_schema_version` (one row, `id = 1`) holds the current version. It predates the
+//!   runner and stays the source of truth, because it is what older Signet releases check:
+//!   a release that knows only version 1 refuses a database at version 2 instead of writing
+//!   to a schema it does not know.
+//! * `signet_migrations` holds one row per applied step: `version`, `name`, and
+//!   `applied_at` (Unix microseconds). Databases created before the runner (at version 1)
+//!   get rows for the versions they already have, with `applied_at` NULL, the first time
+//!   the runner opens them; nothing else about them changes.
+//!
+//! A database whose version is above the last known migration is refused with
+//! [`StoreError::SchemaTooNew`](crate::StoreError::SchemaTooNew), and nothing is written.
+//!
+//! # Adding a migration
+//!
+//! Append a [`Migration`] with the next version and its SQL for both backends, and bump
+//! [`SCHEMA_VERSION`]. Never edit a released step: databases in the field have run it.
 
-/// The schema version this crate creates and understands.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+/// One schema step: the SQL that takes a database from `version - 1` to `version`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Migration {
+    /// The version the database is at after this step; steps are numbered 1, 2, 3, …
+    pub version: i64,
+    /// A short description, recorded in `signet_migrations`.
+    pub name: &'static str,
+    /// The statements for SQLite, run in order in one transaction.
+    pub sqlite: &'static [&'static str],
+    /// The statements for PostgreSQL, run in order in one transaction.
+    pub postgres: &'static [&'static str],
+}
+
+/// Every schema step this crate knows, in order. [`Store::connect`](crate::Store::connect)
+/// applies them; [`Store::connect_with_migrations`](crate::Store::connect_with_migrations)
+/// takes another list (tests use it to exercise the runner).
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial schema: tuf_files, changefeed, server_keys, signet_settings",
+    sqlite: SQLITE_V1,
+    postgres: POSTGRES_V1,
+}];
+
+/// The schema version this crate creates and understands: the last of [`MIGRATIONS`].
+pub const SCHEMA_VERSION: i64 = 1;
+
+const _: () = assert!(MIGRATIONS[MIGRATIONS.len() - 1].version == SCHEMA_VERSION);
+
+/// Why a migration list cannot be run, if it cannot: versions must be 1, 2, 3, … in order.
+pub(crate) fn check_list(migrations: &[Migration]) -> Result<(), String> {
+    if migrations.is_empty() {
+        return Err("the list is empty".to_owned());
+    }
+    for (i, m) in migrations.iter().enumerate() {
+        let expected = i64::try_from(i).map_or(i64::MAX, |i| i.saturating_add(1));
+        if m.version != expected {
+            return Err(format!(
+                "entry {i} ({:?}) has version {}, expected {expected}",
+                m.name, m.version
+            ));
+        }
+    }
+    Ok(())
+}
 
 pub(crate) const CREATE_VERSION_TABLE_SQLITE: &str =
     "CREATE TABLE IF NOT EXISTS signet_schema_version (
@@ -19,11 +83,30 @@ pub(crate) const CREATE_VERSION_TABLE_POSTGRES: &str =
     version BIGINT NOT NULL
 )";
 
+pub(crate) const CREATE_HISTORY_TABLE_SQLITE: &str =
+    "CREATE TABLE IF NOT EXISTS signet_migrations (
+    version INTEGER PRIMARY KEY NOT NULL,
+    name TEXT NOT NULL,
+    applied_at INTEGER
+) STRICT";
+
+pub(crate) const CREATE_HISTORY_TABLE_POSTGRES: &str =
+    "CREATE TABLE IF NOT EXISTS signet_migrations (
+    version BIGINT PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at BIGINT
+)";
+
 pub(crate) const SELECT_VERSION: &str = "SELECT version FROM signet_schema_version WHERE id = 1";
 
 pub(crate) const UPSERT_VERSION: &str =
     "INSERT INTO signet_schema_version (id, version) VALUES (1, $1)
 ON CONFLICT (id) DO UPDATE SET version = excluded.version";
+
+pub(crate) const COUNT_HISTORY: &str = "SELECT COUNT(*) FROM signet_migrations";
+
+pub(crate) const INSERT_HISTORY: &str =
+    "INSERT INTO signet_migrations (version, name, applied_at) VALUES ($1, $2, $3)";
 
 /// Schema version 1 for SQLite. `STRICT` tables make SQLite reject wrongly typed values as
 /// PostgreSQL does; `AUTOINCREMENT` keeps ids from ever being reused.
