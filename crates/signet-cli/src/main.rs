@@ -96,10 +96,19 @@ impl std::error::Error for UsageError {}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let json_logs = match &cli.command {
+        Command::Server(args) => matches!(args.log_format, LogFormat::Json),
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("signet: error: {e:#}");
+            if json_logs {
+                // Every line JSON, including a failure before logging was set up.
+                signet_service::logging::init(signet_service::logging::LogFormat::Json, None);
+                tracing::error!(error = %format!("{e:#}"), "signet failed");
+            } else {
+                eprintln!("signet: error: {e:#}");
+            }
             if e.downcast_ref::<UsageError>().is_some()
                 || e.downcast_ref::<signet_server::ServerError>()
                     .is_some_and(signet_server::ServerError::is_configuration)
@@ -169,13 +178,15 @@ fn server(args: ServerArgs) -> anyhow::Result<()> {
             cfg,
             passphrase,
             |l| {
+                tracing::info!(database = %l.database, "serving the database");
                 if let Some(g) = &l.generated_ca {
-                    eprintln!(
-                        "signet: TLS certificate from the local CA {} (trust it in clients, e.g. notary --tlscacert {})",
-                        g.ca_cert.display(),
+                    tracing::info!(
+                        ca = %g.ca_cert.display(),
+                        "TLS certificate from the local CA: trust it in clients (e.g. notary --tlscacert {})",
                         g.ca_cert.display()
                     );
                 }
+                tracing::info!(addr = %l.addr, scheme = l.scheme, "listening");
                 // The one line on stdout: scripts and tests read the address from it.
                 println!("signet server listening on {}://{}", l.scheme, l.addr);
             },
@@ -188,10 +199,12 @@ fn server(args: ServerArgs) -> anyhow::Result<()> {
 
 fn passphrase(cfg: &Config) -> anyhow::Result<Zeroizing<String>> {
     if let Some(path) = &cfg.trust_service.key_passphrase_file {
-        let text = Zeroizing::new(
-            std::fs::read_to_string(path)
-                .with_context(|| format!("reading passphrase file {}", path.display()))?,
-        );
+        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+            UsageError(format!(
+                "cannot read the passphrase file {}: {e}",
+                path.display()
+            ))
+        })?);
         return Ok(Zeroizing::new(
             text.trim_end_matches(['\r', '\n']).to_owned(),
         ));

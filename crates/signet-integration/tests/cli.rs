@@ -96,6 +96,63 @@ fn configuration_errors_exit_2_with_a_clear_message() {
     assert_eq!(code, 2, "--tls-cert without --tls-key is a usage error");
     let (code, out) = run_to_exit(dir.path(), &[], &["--help"]);
     assert_eq!(code, 0, "{out}");
+
+    // A passphrase file that does not exist.
+    let (code, err) = run_to_exit(
+        dir.path(),
+        &[],
+        &["server", "--key-passphrase-file", "missing.txt"],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("missing.txt"), "{err}");
+
+    // A certificate with the key of another certificate.
+    let (certs, _) = signet_service::tls::ensure_local_ca(
+        &dir.path().join("state"),
+        &[],
+        signet_core::UnixTime::from_unix(now_secs(), 0),
+    )
+    .expect("certificates");
+    let cert = certs.cert.display().to_string();
+    let wrong_key = certs.ca_key.display().to_string();
+    let (code, err) = run_to_exit(
+        dir.path(),
+        &[("SIGNET_KEY_PASSPHRASE", "x")],
+        &[
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &wrong_key,
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&cert), "{err}");
+
+    // A port in use: exit 2, and the OS's reason said once.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let (code, err) = run_to_exit(
+        dir.path(),
+        &[("SIGNET_KEY_PASSPHRASE", "x")],
+        &["server", "--listen", &addr, "--plain-http"],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&addr), "{err}");
+    assert_eq!(err.matches("Address already in use").count(), 1, "{err}");
+}
+
+fn now_secs() -> i64 {
+    #[allow(clippy::disallowed_methods)] // the test needs the machine's time, as the server does
+    let now = std::time::SystemTime::now();
+    i64::try_from(
+        now.duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs(),
+    )
+    .expect("fits")
 }
 
 #[test]
@@ -177,13 +234,7 @@ fn generated_certificate_near_expiry_is_renewed_at_start_and_exported() {
     const DAY: i64 = 86_400;
     let dir = tempfile::tempdir().expect("tempdir");
     let state = dir.path().join("state");
-    let now = i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("after 1970")
-            .as_secs(),
-    )
-    .expect("fits");
+    let now = now_secs();
     // Material made 360 days ago: the server certificate has 5 days left, the CA years.
     let made = signet_core::UnixTime::from_unix(now - 360 * DAY, 0);
     let (paths, _) = ensure_local_ca(&state, &[], made).expect("old material");

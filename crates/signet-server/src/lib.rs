@@ -43,17 +43,30 @@ pub enum ServerError {
     /// Bad configuration.
     #[error(transparent)]
     Config(#[from] config::ConfigError),
-    /// The database.
-    #[error("database")]
-    Store(#[from] signet_store::StoreError),
+    /// The database (`location` as [`signet_store::describe_url`] gives it).
+    #[error("database {location}")]
+    Store {
+        /// Where the database is.
+        location: String,
+        /// What went wrong.
+        source: signet_store::StoreError,
+    },
     /// The key store.
     #[error("server keys")]
     Keys(#[from] keys::KeyError),
     /// TLS material.
     #[error("TLS")]
     Tls(#[from] tls::TlsError),
-    /// Listening or serving.
-    #[error("{what}: {source}")]
+    /// The listen address cannot be bound (in use, not local, not permitted).
+    #[error("cannot listen on {addr}")]
+    Listen {
+        /// The configured address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Serving or preparing the state directory.
+    #[error("{what}")]
     Io {
         /// What was being done.
         what: String,
@@ -68,12 +81,18 @@ impl ServerError {
         matches!(
             self,
             Self::Config(_)
-                | Self::Store(
-                    signet_store::StoreError::InvalidUrl { .. }
-                        | signet_store::StoreError::SchemaTooNew { .. }
-                )
+                | Self::Store {
+                    source: signet_store::StoreError::InvalidUrl { .. }
+                        | signet_store::StoreError::SchemaTooNew { .. },
+                    ..
+                }
                 | Self::Keys(keys::KeyError::WrongPassphrase | keys::KeyError::NoPassphrase)
-                | Self::Tls(tls::TlsError::Pem { .. } | tls::TlsError::Mismatch { .. })
+                | Self::Tls(
+                    tls::TlsError::Pem { .. }
+                        | tls::TlsError::Mismatch { .. }
+                        | tls::TlsError::Io { .. }
+                )
+                | Self::Listen { .. }
         )
     }
 }
@@ -96,8 +115,13 @@ pub async fn build(
             source,
         })?;
     }
+    let location = database_location(&cfg.storage.db_url);
     let store = Store::connect(&cfg.storage.db_url)
-        .await?
+        .await
+        .map_err(|source| ServerError::Store {
+            location: location.clone(),
+            source,
+        })?
         .with_clock(clock.clone());
     let keys = LocalKeys::open(
         store.clone(),
@@ -141,6 +165,12 @@ pub async fn build(
     Ok(state)
 }
 
+/// The database's location for messages; the redacted URL if it does not parse (the
+/// connect error then says why).
+pub fn database_location(url: &str) -> String {
+    signet_store::describe_url(url).unwrap_or_else(|_| "(invalid URL)".to_owned())
+}
+
 fn sqlite_parent_dir(url: &str) -> Option<std::path::PathBuf> {
     let path = url.strip_prefix("sqlite://")?;
     if path.starts_with(':') || path.is_empty() {
@@ -162,6 +192,8 @@ pub struct Listening {
     pub scheme: &'static str,
     /// The generated local CA, if one is in use.
     pub generated_ca: Option<tls::GeneratedTls>,
+    /// Where the database is ([`database_location`]).
+    pub database: String,
 }
 
 /// Serves until `shutdown` resolves. `on_listening` is called once the socket is bound.
@@ -174,8 +206,8 @@ pub async fn run(
     let clock = Clock::system();
     let state = build(&cfg, passphrase, clock.clone()).await?;
     let listener = TcpListener::bind(normalize_addr(&cfg.server.http_addr)).map_err(|source| {
-        ServerError::Io {
-            what: format!("listening on {}", cfg.server.http_addr),
+        ServerError::Listen {
+            addr: cfg.server.http_addr.clone(),
             source,
         }
     })?;
@@ -209,6 +241,7 @@ pub async fn run(
             "https"
         },
         generated_ca,
+        database: database_location(&cfg.storage.db_url),
     });
     signet_service::serve::serve(
         listener,

@@ -46,7 +46,7 @@ const BACKDATE_SECS: i64 = 3_600;
 #[non_exhaustive]
 pub enum TlsError {
     /// A file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: PathBuf,

@@ -51,6 +51,25 @@ impl DbUrl {
     }
 }
 
+/// Where a database URL points, for operators: `SQLite /abs/path.db`, `SQLite in memory` or
+/// `PostgreSQL host:port/database` (never credentials).
+///
+/// # Errors
+///
+/// [`StoreError::InvalidUrl`], as [`crate::Store::connect`] would return.
+pub fn describe(url: &str) -> Result<String, StoreError> {
+    Ok(match DbUrl::parse(url)? {
+        DbUrl::SqliteMemory => "SQLite in memory".to_owned(),
+        DbUrl::SqliteFile(path) => format!("SQLite {}", path.display()),
+        DbUrl::Postgres(o) => format!(
+            "PostgreSQL {}:{}/{}",
+            o.get_host(),
+            o.get_port(),
+            o.get_database().unwrap_or_else(|| o.get_username())
+        ),
+    })
+}
+
 /// Replaces the password of `scheme://user:password@host…` and of a `password=` query parameter
 /// with `***`.
 pub(crate) fn redact(url: &str) -> String {
