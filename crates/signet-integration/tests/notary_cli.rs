@@ -1,7 +1,7 @@
 //! Interop: the Go `notary` 0.7 CLI scenario in `tests/interop/notary-cli.sh` must print the
 //! same normalized transcript against `signet server` as against the Go notary-server.
 //!
-//! Needs the peers (`../shared/peers/setup.sh`, `../shared/peers/start-notary.sh local`), the
+//! Needs the peers (`scripts/peers/up.sh`: the Go notary-server, in any mode), the
 //! `notary` CLI, and a built `signet` binary (`cargo build -p signet-cli`). The Postgres variant
 //! also needs the local PostgreSQL on 127.0.0.1:5432.
 
