@@ -22,7 +22,7 @@
 #   BENCH_PEERS_ROOT (/tmp/signet-bench-peers), BENCH_NOTARY_PORT (14443), BENCH_SIGNER_PORT
 #   (17899), BENCH_PG_PORT (15433).
 #
-# The Go peers run from a private PEERS_ROOT on their own ports (certs copied from /tmp/peers), so
+# The Go peers (scripts/peers) run from a private PEERS_ROOT on their own ports and certificates, so
 # a notary-server other people use on 4443 is left alone. Everything this script starts is
 # stopped on exit (also on Ctrl-C): signet, notary-server, notary-signer, the private PostgreSQL,
 # the RSS samplers; the signet database it created on 5432 is dropped.
@@ -30,8 +30,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO_ROOT=$(cd "$HERE/../.." && pwd)
-PEERS=${PEERS:-/work/shared/peers}
-SRC_CERTS=${SRC_CERTS:-/tmp/peers/certs}
+PEERS=${PEERS:-$REPO_ROOT/scripts/peers}
 
 WRK_DURATION=${WRK_DURATION:-15s}
 WRK_THREADS=${WRK_THREADS:-2}
@@ -48,7 +47,7 @@ export PEERS_ROOT=${BENCH_PEERS_ROOT:-/tmp/signet-bench-peers}
 export NOTARY_PORT=${BENCH_NOTARY_PORT:-14443}
 export SIGNER_PORT=${BENCH_SIGNER_PORT:-17899}
 export PG_PORT=${BENCH_PG_PORT:-15433}
-export REGISTRY_PORT=${BENCH_REGISTRY_PORT:-15000}   # unused; keeps setup.sh's config off 5000
+export REGISTRY_PORT=${BENCH_REGISTRY_PORT:-15000}   # unused; keeps configure.sh's registry config off 5000
 export NOTARY_LOG_LEVEL=${NOTARY_LOG_LEVEL:-info}    # the peers' default
 GO_URL="https://127.0.0.1:$NOTARY_PORT"
 CA="$PEERS_ROOT/certs/ca.crt"
@@ -64,11 +63,16 @@ export NOTARY_ROOT_PASSPHRASE=$PASS NOTARY_TARGETS_PASSPHRASE=$PASS \
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "FATAL: $*"; exit 1; }
 
-for t in wrk notary notary-server notary-signer curl jq psql awk; do
-  command -v "$t" >/dev/null || die "$t not found (run $PEERS/setup.sh)"
-done
-[ -s "$SRC_CERTS/ca.crt" ] || "$PEERS/setup.sh" >/dev/null
 [ "$(id -u)" = 0 ] || die "run as root (the peers scripts start PostgreSQL with runuser)"
+"$PEERS/install.sh"
+# the benchmark's own tool (the test suite does not need it)
+if ! command -v wrk >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null \
+    || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+fi
+for t in wrk notary notary-server notary-signer curl jq psql awk; do
+  command -v "$t" >/dev/null || die "$t not found (scripts/peers/install.sh installs all but wrk)"
+done
 
 # ------------------------------------------------------------------ cleanup
 SIGNET_PIDS=()
@@ -86,7 +90,7 @@ cleanup() {
   done
   wait 2>/dev/null || true
   if [ "$GO_STARTED" = 1 ]; then
-    "$PEERS/stop-notary.sh" "$PEERS_ROOT" || true
+    "$PEERS/notary.sh" stop || true
     rm -rf "$PEERS_ROOT/pgdata"   # the private PostgreSQL's data (stopped above)
   fi
   for d in "${SIGNET_DBS[@]}"; do
@@ -116,11 +120,9 @@ SIGNET="$OUT/bin/signet"
 LOADGEN="$OUT/bin/signet-bench-loadgen"
 
 # ------------------------------------------------------------------ private Go peers root
-mkdir -p "$PEERS_ROOT/certs"
-cp -p "$SRC_CERTS"/* "$PEERS_ROOT/certs/"
-"$PEERS/setup.sh" "$PEERS_ROOT" >/dev/null
+"$PEERS/configure.sh"
 # start from an empty private PostgreSQL each run
-"$PEERS/stop-notary.sh" "$PEERS_ROOT" || true
+"$PEERS/notary.sh" stop || true
 rm -rf "$PEERS_ROOT/pgdata"
 
 {
@@ -257,7 +259,7 @@ for pair in $PAIRS; do
   gname=go-$go_mode
 
   GO_STARTED=1
-  "$PEERS/start-notary.sh" "$go_mode" "$PEERS_ROOT" || die "start-notary.sh $go_mode failed"
+  "$PEERS/notary.sh" start "$go_mode" || die "notary.sh start $go_mode failed"
   GO_PID=$(cat "$PEERS_ROOT/run/notary-server.pid")
   SIGNER_PID=$(cat "$PEERS_ROOT/run/notary-signer.pid")
   start_signet "$sname" "$signet_db"
@@ -316,7 +318,7 @@ for pair in $PAIRS; do
 
   kill "$SIGNET_PID" 2>/dev/null || true
   wait "$SIGNET_PID" 2>/dev/null || true
-  "$PEERS/stop-notary.sh" "$PEERS_ROOT" || true
+  "$PEERS/notary.sh" stop || true
 done
 
 # ------------------------------------------------------------------ summary

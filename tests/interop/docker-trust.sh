@@ -22,9 +22,9 @@
 #   * docker CLI (28.x) on PATH; no daemon is needed or contacted
 #   * notary (Go CLI 0.7) on PATH, perl, curl
 #   * docker-registry listening on 127.0.0.1:${REGISTRY_PORT:-5000}
-#     (shared/peers/start-registry.sh). Only push-image.sh needs it: docker itself
+#     (scripts/peers/registry.sh start). Only push-image.sh needs it: docker itself
 #     sends its auth ping (GET /v2/) to the TRUST SERVER, never to the registry.
-#   * shared/peers/push-image.sh (found beside the repo checkout, or $PEERS_DIR)
+#   * scripts/peers/push-image.sh (from this checkout)
 #   * SERVER_URL must be https:// (docker refuses anything else)
 #   * WORKDIR must be empty or absent
 #
@@ -73,20 +73,15 @@ case $PREFIX in ????*) ;; *) harness_fail "REPO_PREFIX must be at least 4 charac
 case $PREFIX in *[!a-z0-9._-]*) harness_fail "REPO_PREFIX must match [a-z0-9._-]+: $PREFIX";; esac
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-if [ -z "${PEERS_DIR:-}" ]; then
-  for d in "$SCRIPT_DIR/../../../shared/peers" /work/shared/peers; do
-    [ -x "$d/push-image.sh" ] && { PEERS_DIR=$(cd "$d" && pwd); break; }
-  done
-fi
-[ -n "${PEERS_DIR:-}" ] && [ -x "$PEERS_DIR/push-image.sh" ] \
-  || harness_fail "push-image.sh not found (set PEERS_DIR to shared/peers)"
+PUSH_IMAGE=$SCRIPT_DIR/../../scripts/peers/push-image.sh
+[ -x "$PUSH_IMAGE" ] || harness_fail "$PUSH_IMAGE not found or not executable"
 for t in docker notary perl curl timeout od; do
   command -v "$t" >/dev/null 2>&1 || harness_fail "$t not on PATH"
 done
 REGISTRY_PORT=${REGISTRY_PORT:-5000}
 REGISTRY=127.0.0.1:$REGISTRY_PORT
 [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://$REGISTRY/v2/")" = 200 ] \
-  || harness_fail "docker-registry not answering on http://$REGISTRY/v2/ (run shared/peers/start-registry.sh; push-image.sh needs it)"
+  || harness_fail "docker-registry not answering on http://$REGISTRY/v2/ (run scripts/peers/registry.sh start; push-image.sh needs it)"
 
 if [ -e "$WORKDIR" ] && [ -n "$(ls -A "$WORKDIR" 2>/dev/null)" ]; then
   harness_fail "WORKDIR must be empty or absent: $WORKDIR"
@@ -109,7 +104,7 @@ export NOTARY_SNAPSHOT_PASSPHRASE=$DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE
 export NOTARY_DELEGATION_PASSPHRASE=$DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE
 export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 export LC_ALL=C TZ=UTC
-# push-image.sh tars a file it creates: its mode (hence the manifest digest) follows umask
+# files this scenario writes get the same modes on every machine
 umask 022
 
 KEYS=$WORKDIR/keys
@@ -176,7 +171,7 @@ step inspect-pretty /dev/null docker trust inspect --pretty "$IMAGE"
 # ------------------------------------------------------------------ 4. a signed tag
 DIGEST_HEX=
 SIZE=
-if step push-image /dev/null "$PEERS_DIR/push-image.sh" "$PREFIX/app" v1; then
+if step push-image /dev/null "$PUSH_IMAGE" "$PREFIX/app" v1; then
   read -r _ d SIZE _ <"$OUT"
   DIGEST_HEX=${d#sha256:}
 fi

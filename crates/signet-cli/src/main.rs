@@ -2,6 +2,9 @@
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
 #![forbid(unsafe_code)]
+// The subcommands' doc comments are clap's --help text, verbatim: `<state-dir>` and
+// `SIGNET_SERVER_<SECTION>_<KEY>` there are placeholders for the terminal, not HTML.
+#![allow(rustdoc::invalid_html_tags)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -1,5 +1,5 @@
 //! signet-client against the real Go notary-server (https://127.0.0.1:4443, started by
-//! `../shared/peers/start-notary.sh`), publishing with the Go `notary` CLI, and against an
+//! `scripts/peers/notary.sh start memory`), publishing with the Go `notary` CLI, and against an
 //! in-process hostile server that replays, rolls back, tampers, mixes, freezes and streams
 //! endless data derived from that real metadata.
 
@@ -25,7 +25,7 @@ fn ca() -> PathBuf {
         .join("certs/ca.crt");
     assert!(
         ca.is_file(),
-        "{} is missing: run ../shared/peers/setup.sh and start-notary.sh",
+        "{} is missing: run scripts/peers/up.sh",
         ca.display()
     );
     ca
@@ -64,7 +64,7 @@ fn notary(trust: &Path, args: &[&str]) -> String {
     assert!(
         out.status.success(),
         "notary {args:?} failed (is the Go notary-server up at {NOTARY}? \
-         ../shared/peers/start-notary.sh local):\n{text}"
+         scripts/peers/notary.sh start local):\n{text}"
     );
     text
 }

@@ -8,7 +8,7 @@
 #
 # It runs its OWN notary-server (+ notary-signer) through the peers scripts on separate ports
 # and a separate peers root, so it does not disturb a shared server on 4443:
-#   PEERS_DIR            the peers scripts        (default: ../../../../shared/peers from here)
+#   PEERS_DIR            the peers scripts        (default: scripts/peers of this checkout)
 #   TESTDATA_PEERS_ROOT  certs/configs/run files  (default: /tmp/peers-testdata)
 #   TESTDATA_NOTARY_PORT notary-server port       (default: 14443)
 #   TESTDATA_SIGNER_PORT notary-signer port       (default: 17899)
@@ -27,9 +27,9 @@ umask 022
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=${1:-$HERE}
-PEERS_DIR=${PEERS_DIR:-$(cd "$HERE/../../../../shared/peers" 2>/dev/null && pwd || true)}
-[ -n "$PEERS_DIR" ] && [ -x "$PEERS_DIR/start-notary.sh" ] \
-  || { echo "regenerate.sh: peers scripts not found; set PEERS_DIR" >&2; exit 1; }
+PEERS_DIR=${PEERS_DIR:-$HERE/../../../scripts/peers}
+[ -x "$PEERS_DIR/notary.sh" ] \
+  || { echo "regenerate.sh: peers scripts not found at $PEERS_DIR; set PEERS_DIR" >&2; exit 1; }
 export PEERS_ROOT=${TESTDATA_PEERS_ROOT:-/tmp/peers-testdata}
 export NOTARY_PORT=${TESTDATA_NOTARY_PORT:-14443}
 export SIGNER_PORT=${TESTDATA_SIGNER_PORT:-17899}
@@ -44,7 +44,7 @@ python3 -c 'import cryptography' 2>/dev/null \
   || { echo "regenerate.sh: python3 module 'cryptography' is needed" >&2; exit 1; }
 
 W=$(mktemp -d)
-cleanup() { "$PEERS_DIR/stop-notary.sh" "$PEERS_ROOT" >/dev/null 2>&1 || true; rm -rf "$W"; }
+cleanup() { "$PEERS_DIR/notary.sh" stop >/dev/null 2>&1 || true; rm -rf "$W"; }
 trap cleanup EXIT
 
 export HOME=$W/home; mkdir -p "$HOME"
@@ -63,9 +63,8 @@ NOTARY_PKG=$(dpkg-query -W -f='${Package} ${Version}' notary 2>/dev/null || echo
 NOTARY_VERSION_OUT=$(notary version 2>&1 | tr -s ' \t' ' ' | tr '\n' ';' | sed 's/;$//')
 
 start_server() { # MODE  (always a fresh, empty memory store)
-  "$PEERS_DIR/setup.sh" "$PEERS_ROOT"
-  "$PEERS_DIR/stop-notary.sh" "$PEERS_ROOT"
-  "$PEERS_DIR/start-notary.sh" "$1" "$PEERS_ROOT"
+  "$PEERS_DIR/notary.sh" stop
+  "$PEERS_DIR/notary.sh" start "$1"
   MODE=$1
 }
 

@@ -240,6 +240,8 @@ fn current_chain_holds() {
 }
 
 #[test]
+// Deliberately non-canonical bytes: tampered or re-encoded documents that must be rejected.
+#[allow(clippy::disallowed_methods)]
 fn tampering_breaks_the_chain() {
     for case in cases() {
         let files = current_files(&case);
@@ -335,6 +337,8 @@ fn go_client_first_upload_passes_validation() {
 }
 
 #[test]
+// Deliberately non-canonical bytes: tampered or re-encoded documents that must be rejected.
+#[allow(clippy::disallowed_methods)]
 fn root_rotation_is_accepted_only_with_the_old_roots_signature() {
     let case = cases()
         .into_iter()
@@ -507,6 +511,8 @@ fn consumer_refuses_snapshot_not_named_by_timestamp() {
 /// `golang-github-docker-notary-dev`, read in place): root ecdsa-x509, targets/snapshot/
 /// timestamp ecdsa, and `targets/releases` signed with **rsapss by an rsa-x509 key**.
 #[test]
+// Deliberately non-canonical bytes: tampered or re-encoded documents that must be rejected.
+#[allow(clippy::disallowed_methods)]
 fn notary_0_3_fixture_with_rsa_pss_delegation_verifies() {
     let dir = Path::new(
         "/usr/share/gocode/src/github.com/theupdateframework/notary/fixtures/compatibility/notary0.3/tuf/docker.com/notary0.3/tst/metadata",

@@ -5,9 +5,9 @@
 //! the same normalized transcript against `signet server` as against the Go notary-server.
 //!
 //! Needs:
-//! * the peers: `../shared/peers/setup.sh`, `../shared/peers/start-notary.sh` (any mode) and
-//!   `../shared/peers/start-registry.sh` (docker-registry on 127.0.0.1:5000; only
-//!   `push-image.sh` uses it, docker itself talks to the trust server alone);
+//! * the peers: `scripts/peers/up.sh` (the Go notary-server in any mode, and docker-registry
+//!   on 127.0.0.1:5000; only `scripts/peers/push-image.sh` uses it, docker itself talks to the
+//!   trust server alone);
 //! * the docker CLI (28.x, no daemon), the Go `notary` CLI, perl, curl;
 //! * a built `signet` binary (`cargo build -p signet-cli`).
 
@@ -67,7 +67,7 @@ fn scenario(label: &str, url: &str, ca: &Path, dir: &Path) -> String {
     assert!(
         out.status.success(),
         "{} {url} failed ({}); the harness broke, not the server (needs docker, notary, perl, \
-         curl and docker-registry on 127.0.0.1:5000 via ../shared/peers/start-registry.sh):\n{}",
+         curl and docker-registry on 127.0.0.1:5000 via scripts/peers/registry.sh start):\n{}",
         script.display(),
         out.status,
         String::from_utf8_lossy(&out.stderr)

@@ -3,7 +3,7 @@
 //! includes removing a delegation's last key and then the last delegation, which makes the Go
 //! client upload `"keyids":null` and `"roles":null`.
 //!
-//! Needs the peers (`../shared/peers/setup.sh`, `../shared/peers/start-notary.sh local`), the
+//! Needs the peers (`scripts/peers/up.sh`: the Go notary-server, in any mode), the
 //! `notary` CLI, and a built `signet` binary (`cargo build -p signet-cli`). The Postgres variant
 //! also needs the local PostgreSQL on 127.0.0.1:5432.
 

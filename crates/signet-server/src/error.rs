@@ -161,6 +161,8 @@ impl ApiError {
 }
 
 impl IntoResponse for ApiError {
+    // The error envelope is a response body, not signed data.
+    #[allow(clippy::disallowed_methods)]
     fn into_response(self) -> Response {
         let (status, code, message, detail) = self.parts();
         if status.is_server_error() {

@@ -56,6 +56,8 @@ const RESIGN_ATTEMPTS: usize = 3;
 /// changefeed entries committed since the last check (every write, re-signing and deletion
 /// adds one). Every invalidation bumps `generation`; a view read from the database is cached
 /// only if no invalidation happened meanwhile.
+// `FreshnessGate` is private: the link serves `cargo doc --document-private-items` readers.
+#[allow(rustdoc::private_intra_doc_links)]
 pub struct TrustService {
     store: Store,
     keys: KeyService,

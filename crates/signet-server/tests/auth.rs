@@ -276,6 +276,7 @@ fn x5c(chain: &[&Cert]) -> Value {
 }
 
 /// `header.claims.signature`, the signature made by `sign` over the first two parts.
+#[allow(clippy::disallowed_methods)] // a JWT's JSON, not TUF-signed data
 fn mint_with(header: &Value, claims: &Value, sign: impl FnOnce(&[u8]) -> Vec<u8>) -> String {
     let h = URL_SAFE_NO_PAD.encode(serde_json::to_vec(header).expect("json"));
     let c = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).expect("json"));
@@ -661,6 +662,7 @@ fn bundle_certificate_as_leaf_is_trusted_directly() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
+#[allow(clippy::disallowed_methods)] // a JWT's JSON, not TUF-signed data
 fn token_signed_by_another_key_than_the_leaf_is_refused() {
     let ca = Cert::self_signed(&Spec::ca("token CA"), Kind::P256);
     let leaf = ca.issue(&Spec::leaf("signer"), Kind::P256);

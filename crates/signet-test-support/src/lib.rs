@@ -581,6 +581,8 @@ impl TestRepo {
 /// # Panics
 ///
 /// If `bytes` is not a JSON object with an object `signed`.
+// Tampered on purpose: the result must fail verification, canonical or not.
+#[allow(clippy::disallowed_methods)]
 pub fn tamper(bytes: &[u8]) -> Vec<u8> {
     let mut doc: Value = serde_json::from_slice(bytes).expect("metadata JSON");
     doc.get_mut("signed")

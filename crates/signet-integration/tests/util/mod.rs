@@ -2,7 +2,7 @@
 //! a `signet server`, the Go notary-server peer, throw-away PostgreSQL databases and the
 //! `tests/interop/notary-cli.sh` scenario script.
 //!
-//! Peers (the Go notary stack, certificates) come from `../shared/peers/*.sh`; their files live in
+//! Peers (the Go notary stack, certificates) come from `scripts/peers/*.sh`; their files live in
 //! `$PEERS_ROOT` (default `/tmp/peers`).
 
 use std::fs;
@@ -20,7 +20,7 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 const LISTENING_PREFIX: &str = "signet server listening on ";
 /// Passphrase for the server's private key store.
 const KEY_PASSPHRASE: &str = "signet-integration-test-passphrase";
-/// The Go notary-server started by `../shared/peers/start-notary.sh`.
+/// The Go notary-server started by `scripts/peers/notary.sh start`.
 pub(crate) const GO_NOTARY_URL: &str = "https://127.0.0.1:4443";
 /// PostgreSQL used for `Db::Postgres` tests (the machine's cluster, trust auth).
 const PG_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
@@ -64,7 +64,7 @@ pub(crate) fn peers_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/tmp/peers"))
 }
 
-/// TLS material made by `../shared/peers/setup.sh`: the CA and the notary-server leaf
+/// TLS material made by `scripts/peers/configure.sh`: the CA and the notary-server leaf
 /// (valid for 127.0.0.1), which signet reuses.
 pub(crate) struct PeerCerts {
     pub(crate) ca: PathBuf,
@@ -82,7 +82,7 @@ pub(crate) fn peer_certs() -> PeerCerts {
     for f in [&certs.ca, &certs.server_cert, &certs.server_key] {
         assert!(
             f.is_file(),
-            "{} is missing: run ../shared/peers/setup.sh first (it creates the CA and the \
+            "{} is missing: run scripts/peers/configure.sh first (it creates the CA and the \
              127.0.0.1 server certificate the integration tests use)",
             f.display()
         );
@@ -166,11 +166,11 @@ pub(crate) fn go_notary_url() -> String {
         Ok((200, _)) => GO_NOTARY_URL.to_owned(),
         Ok((status, body)) => panic!(
             "the Go notary-server at {GO_NOTARY_URL} is not healthy ({health} -> {status} \
-             {body}); restart it with ../shared/peers/start-notary.sh local"
+             {body}); restart it with scripts/peers/notary.sh start"
         ),
         Err(e) => panic!(
             "the Go notary-server is not reachable at {GO_NOTARY_URL} ({e}); start it with \
-             ../shared/peers/start-notary.sh local"
+             scripts/peers/notary.sh start"
         ),
     }
 }
