@@ -91,6 +91,14 @@ pub enum ClientError {
         /// The target name.
         name: String,
     },
+    /// The changelist (staged changes) could not be read or written.
+    #[error("changelist {}: {reason}", path.display())]
+    Changelist {
+        /// The changelist directory.
+        path: PathBuf,
+        /// What failed.
+        reason: String,
+    },
     /// The GUN cannot be used in a URL or cache path.
     #[error("invalid GUN {gun:?}: {reason}")]
     InvalidGun {
