@@ -3,6 +3,8 @@
 //! Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
 #![forbid(unsafe_code)]
 
+mod notary;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -15,6 +17,8 @@ use zeroize::Zeroizing;
 #[derive(Parser)]
 #[command(name = "signet", version, about, long_about = None, propagate_version = true)]
 struct Cli {
+    #[command(flatten)]
+    notary: notary::GlobalOpts,
     #[command(subcommand)]
     command: Command,
 }
@@ -36,6 +40,8 @@ enum Command {
     /// <state-dir>/tls on first run and prints where the CA is, for clients to trust.
     #[command(verbatim_doc_comment)]
     Server(ServerArgs),
+    #[command(flatten)]
+    Notary(notary::NotaryCommand),
 }
 
 #[derive(Args)]
@@ -96,7 +102,19 @@ impl std::error::Error for UsageError {}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    let result = match cli.command {
+        Command::Notary(cmd) => {
+            return match notary::run(&cli.notary, cmd) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    e.print();
+                    ExitCode::from(1)
+                }
+            };
+        }
+        Command::Server(args) => server(args),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("signet: error: {e:#}");
@@ -109,12 +127,6 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         }
-    }
-}
-
-fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
-        Command::Server(args) => server(args),
     }
 }
 
