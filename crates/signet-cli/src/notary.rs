@@ -15,6 +15,7 @@ use clap::{Args, Subcommand};
 use signet_client::changelist::{Change, Changelist, TargetMeta};
 use signet_client::commands;
 use signet_client::config::{Overrides, Settings};
+use signet_client::publish::{KeySource, Publisher};
 use signet_client::{
     Client, ClientError, Credentials, Transport, TrustDirCache, VerifiedRepository,
 };
@@ -97,8 +98,26 @@ pub(crate) enum NotaryCommand {
     Status(GunArg),
     /// Resets unpublished changes for the local trusted collection.
     Reset(ResetArgs),
+    /// Initializes a trusted collection (keys and root; uploaded by publish or -p).
+    Init(InitArgs),
+    /// Publishes the local trusted collection's staged changes.
+    Publish(GunArg),
     /// Print the version number.
     Version,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct InitArgs {
+    gun: String,
+    /// Root key to initialize the repository with.
+    #[arg(long = "rootkey")]
+    root_key: Option<PathBuf>,
+    /// Root certificate (must match the root key).
+    #[arg(long = "rootcert")]
+    root_cert: Option<PathBuf>,
+    /// Publish right away.
+    #[arg(short = 'p', long = "publish")]
+    publish: bool,
 }
 
 /// `delegation ...`.
@@ -326,7 +345,7 @@ pub(crate) fn run(global: &GlobalOpts, cmd: NotaryCommand) -> Result<()> {
                 "Addition of target \"{}\" to repository \"{}\" staged for next publish.\n",
                 a.target, a.gun
             );
-            auto_publish(a.publish, &a.gun, &mut out)?;
+            auto_publish(&settings, a.publish, &a.gun, &mut out)?;
         }
         NotaryCommand::Addhash(a) => {
             let (meta, used) = hash_meta(&a)?;
@@ -339,7 +358,7 @@ pub(crate) fn run(global: &GlobalOpts, cmd: NotaryCommand) -> Result<()> {
                 used.join(", "),
                 a.gun
             );
-            auto_publish(a.publish, &a.gun, &mut out)?;
+            auto_publish(&settings, a.publish, &a.gun, &mut out)?;
         }
         NotaryCommand::Remove(a) => {
             stage(&settings, &a.gun, &a.roles, |r| {
@@ -349,7 +368,30 @@ pub(crate) fn run(global: &GlobalOpts, cmd: NotaryCommand) -> Result<()> {
                 "Removal of {} from {} staged for next publish.\n",
                 a.target, a.gun
             );
-            auto_publish(a.publish, &a.gun, &mut out)?;
+            auto_publish(&settings, a.publish, &a.gun, &mut out)?;
+        }
+        NotaryCommand::Init(a) => {
+            if a.root_key.is_some() || a.root_cert.is_some() {
+                return Err(Fatal(
+                    "--rootkey/--rootcert need the private key store (not in this build yet)"
+                        .to_owned(),
+                ));
+            }
+            let publisher = publisher(&settings, &a.gun)?;
+            let rt = runtime()?;
+            rt.block_on(publisher.init(&a.gun, false))
+                .map_err(|e| fatal(&settings, e))?;
+            auto_publish(&settings, a.publish, &a.gun, &mut out)?;
+        }
+        NotaryCommand::Publish(a) => {
+            out = format!("Pushing changes to {}\n", a.gun);
+            let publisher = publisher(&settings, &a.gun)?;
+            print!("{out}");
+            out.clear();
+            runtime()?
+                .block_on(publisher.publish(&a.gun))
+                .map_err(|e| fatal(&settings, e))?;
+            out = format!("Successfully published changes for repository {}\n", a.gun);
         }
         NotaryCommand::Status(a) => {
             let cl = changelist(&settings, &a.gun)?;
@@ -618,16 +660,42 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// `-p`: publishing needs the private-key store, which is wired in separately.
-fn auto_publish(publish: bool, gun: &str, out: &mut String) -> Result<()> {
+/// The private-key store, the seam where `signet_client::keys` plugs in: it implements
+/// [`KeySource`]. `None` until it is wired in; signing commands then fail with a clear
+/// message (and leave staged changes in place).
+fn key_source(_settings: &Settings) -> Option<Arc<dyn KeySource>> {
+    None
+}
+
+fn publisher(settings: &Settings, gun: &str) -> Result<Publisher> {
+    let keys = key_source(settings).ok_or_else(|| {
+        Fatal(format!(
+            "cannot sign for {gun}: this build of signet has no private key store yet; staged \
+             changes are kept (see `signet status {gun}`)"
+        ))
+    })?;
+    Ok(Publisher::new(
+        client(settings, gun)?,
+        keys,
+        &settings.trust_dir,
+    ))
+}
+
+/// `-p`: publishes right after staging, as notary's auto-publish does.
+fn auto_publish(settings: &Settings, publish: bool, gun: &str, out: &mut String) -> Result<()> {
     if !publish {
         return Ok(());
     }
-    // Print what was staged before failing, as the staging itself succeeded.
+    // What was staged is printed first: staging succeeded whatever happens next.
+    out.push_str(&format!("Auto-publishing changes to {gun}\n"));
     print!("{out}");
     out.clear();
-    Err(Fatal(format!(
-        "cannot publish {gun}: signing needs the private key store, which this build of signet \
-         does not have yet; the change is staged (see `signet status {gun}`)"
-    )))
+    let publisher = publisher(settings, gun)?;
+    runtime()?
+        .block_on(publisher.publish(gun))
+        .map_err(|e| fatal(settings, e))?;
+    out.push_str(&format!(
+        "Successfully published changes for repository {gun}\n"
+    ));
+    Ok(())
 }

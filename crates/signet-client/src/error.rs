@@ -99,6 +99,15 @@ pub enum ClientError {
         /// What failed.
         reason: String,
     },
+    /// A publish (or init) could not be completed; nothing was uploaded unless the reason
+    /// says the server refused it.
+    #[error("{gun}: publish: {reason}")]
+    Publish {
+        /// The repository.
+        gun: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The GUN cannot be used in a URL or cache path.
     #[error("invalid GUN {gun:?}: {reason}")]
     InvalidGun {

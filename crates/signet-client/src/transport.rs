@@ -505,3 +505,67 @@ mod tests {
         assert!(!format!("{c:?}").contains("pa:ss"));
     }
 }
+
+/// The answer to a write request: status and (at most 1 KiB of) body.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) body: Vec<u8>,
+}
+
+/// Largest body read from a key response (notary: 256 KiB) or an error answer.
+const KEY_LIMIT: u64 = 256 << 10;
+
+impl Transport {
+    /// `GET <gun>/_trust/tuf/<role>.key`: the server-managed public key of `role`.
+    pub(crate) async fn get_key(&self, gun: &str, role: &str) -> Result<Fetched, reqwest::Error> {
+        let url = self.url(gun, &format!("{role}.key"));
+        let mut resp = self
+            .send(gun, Access::Write, || self.http.get(&url))
+            .await?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            return Ok(Fetched::Status(status));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await? {
+            if u64::try_from(body.len() + chunk.len()).unwrap_or(u64::MAX) > KEY_LIMIT {
+                return Ok(Fetched::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Fetched::Body(body))
+    }
+
+    /// `POST <gun>/_trust/tuf/` with one multipart part per file, as the Go client lays it
+    /// out (`name="files"`, `filename="<role>"`).
+    pub(crate) async fn post_update(
+        &self,
+        gun: &str,
+        files: &[(String, Vec<u8>)],
+    ) -> Result<Answer, reqwest::Error> {
+        let url = format!("{}/v2/{gun}/_trust/tuf/", self.base);
+        let make = || {
+            let mut form = reqwest::multipart::Form::new();
+            for (role, bytes) in files {
+                let part = reqwest::multipart::Part::bytes(bytes.clone())
+                    .file_name(role.clone())
+                    .mime_str("application/octet-stream")
+                    .unwrap_or_else(|_| reqwest::multipart::Part::bytes(bytes.clone()));
+                form = form.part("files", part);
+            }
+            self.http.post(&url).multipart(form)
+        };
+        let mut resp = self.send(gun, Access::Write, make).await?;
+        let status = resp.status().as_u16();
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await? {
+            body.extend_from_slice(&chunk);
+            if body.len() >= 1024 {
+                body.truncate(1024);
+                break;
+            }
+        }
+        Ok(Answer { status, body })
+    }
+}
