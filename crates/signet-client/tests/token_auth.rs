@@ -12,9 +12,12 @@ use signet_client::{
     Client, ClientError, Credentials, MemoryCache, Pinning, Transport, TransportConfig,
 };
 
+/// One token request: `service|scope` and the Authorization header sent.
+type TokenQuery = (String, Option<String>);
+
 #[derive(Clone, Default)]
 struct Seen {
-    token_queries: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    token_queries: Arc<Mutex<Vec<TokenQuery>>>,
     base: Arc<Mutex<String>>,
 }
 
