@@ -6,6 +6,8 @@
 // `SIGNET_SERVER_<SECTION>_<KEY>` there are placeholders for the terminal, not HTML.
 #![allow(rustdoc::invalid_html_tags)]
 
+mod notary;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -18,6 +20,8 @@ use zeroize::Zeroizing;
 #[derive(Parser)]
 #[command(name = "signet", version, about, long_about = None, propagate_version = true)]
 struct Cli {
+    #[command(flatten)]
+    notary: notary::GlobalOpts,
     #[command(subcommand)]
     command: Command,
 }
@@ -39,6 +43,8 @@ enum Command {
     /// <state-dir>/tls on first run and prints where the CA is, for clients to trust.
     #[command(verbatim_doc_comment)]
     Server(ServerArgs),
+    #[command(flatten)]
+    Notary(notary::NotaryCommand),
 }
 
 #[derive(Args)]
@@ -101,8 +107,21 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let json_logs = match &cli.command {
         Command::Server(args) => matches!(args.log_format, LogFormat::Json),
+        Command::Notary(_) => false,
     };
-    match run(cli) {
+    let result = match cli.command {
+        Command::Notary(cmd) => {
+            return match notary::run(&cli.notary, cmd) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    e.print();
+                    ExitCode::from(1)
+                }
+            };
+        }
+        Command::Server(args) => server(args),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if json_logs {
@@ -121,12 +140,6 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         }
-    }
-}
-
-fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
-        Command::Server(args) => server(args),
     }
 }
 

@@ -91,6 +91,23 @@ pub enum ClientError {
         /// The target name.
         name: String,
     },
+    /// The changelist (staged changes) could not be read or written.
+    #[error("changelist {}: {reason}", path.display())]
+    Changelist {
+        /// The changelist directory.
+        path: PathBuf,
+        /// What failed.
+        reason: String,
+    },
+    /// A publish (or init) could not be completed; nothing was uploaded unless the reason
+    /// says the server refused it.
+    #[error("{gun}: publish: {reason}")]
+    Publish {
+        /// The repository.
+        gun: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The GUN cannot be used in a URL or cache path.
     #[error("invalid GUN {gun:?}: {reason}")]
     InvalidGun {

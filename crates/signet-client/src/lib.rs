@@ -27,7 +27,12 @@
 #![warn(missing_docs)]
 
 mod cache;
+pub mod changelist;
+pub mod commands;
+pub mod config;
 mod error;
+pub mod publish;
+mod tabwriter;
 mod transport;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -40,7 +45,7 @@ use signet_core::{KeyId, RingVerifier, RoleName, UnixTime, VerifyError};
 pub use cache::{Cache, MemoryCache, TrustDirCache};
 pub use error::ClientError;
 pub use signet_core::trusted::{Limits, Pinning};
-pub use transport::{Transport, TransportConfig};
+pub use transport::{Access, Credentials, Transport, TransportConfig};
 
 use transport::Fetched;
 
@@ -403,7 +408,7 @@ impl Client {
         url: &str,
         limit: u64,
     ) -> Result<Vec<u8>, ClientError> {
-        match self.transport.get_limited(url, limit).await {
+        match self.transport.get_limited(gun, url, limit).await {
             Ok(Fetched::Body(b)) => Ok(b),
             Ok(Fetched::Status(status)) => Err(ClientError::Status {
                 gun: gun.to_owned(),

@@ -1,8 +1,21 @@
-//! The one HTTP client set-up for everything that talks to trust servers: TLS roots, an
-//! optional client certificate, timeouts, and reads that stop at a size limit.
+//! The one HTTP client set-up for everything that talks to trust servers: TLS roots (a CA
+//! bundle, or the system roots), an optional client certificate, timeouts, proxies from the
+//! environment (`HTTPS_PROXY`, `NO_PROXY`), token authentication, and reads that stop at a
+//! size limit.
+//!
+//! # Token authentication
+//!
+//! A server behind a registry's token service answers `401` with
+//! `WWW-Authenticate: Bearer realm="…",service="…"`. The transport then asks the realm for a
+//! token (`?service=…&scope=repository:<gun>:<actions>`), with HTTP basic credentials if it
+//! has any (notary's `NOTARY_AUTH`, base64 of `user:password`), and repeats the request with
+//! `Authorization: Bearer <token>`; tokens are kept per scope for the transport's lifetime.
+//! A `Basic` challenge is answered with the credentials directly. The realm must be
+//! `https://` (or loopback `http://`), so credentials never travel in clear text.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
@@ -26,6 +39,74 @@ pub struct TransportConfig {
     pub connect_timeout: Duration,
     /// Timeout for a whole request, body included.
     pub request_timeout: Duration,
+    /// Also trust the operating system's root certificates (notary does when no CA is
+    /// configured).
+    pub system_roots: bool,
+    /// notary's `skipTLSVerify`: accept any server certificate. Dangerous; for test
+    /// set-ups only.
+    pub skip_tls_verify: bool,
+    /// Basic credentials for token services and basic challenges (`NOTARY_AUTH`).
+    pub credentials: Option<Credentials>,
+}
+
+/// A user name and password for a registry's token service.
+#[derive(Clone)]
+pub struct Credentials {
+    /// User name.
+    pub username: String,
+    /// Password (never logged).
+    pub password: zeroize::Zeroizing<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Credentials {
+    /// Parses notary's `NOTARY_AUTH`: base64 of `user:password` (the password trimmed).
+    pub fn from_notary_auth(value: &str) -> Result<Self, ClientError> {
+        let bad = |reason: &str| ClientError::Config {
+            path: None,
+            reason: format!("NOTARY_AUTH: {reason}"),
+        };
+        let plain = signet_core::encoding::b64_decode(value.trim())
+            .ok_or_else(|| bad("could not base64-decode authentication string"))?;
+        let plain =
+            zeroize::Zeroizing::new(String::from_utf8(plain).map_err(|_| bad("not UTF-8"))?);
+        match plain.split_once(':') {
+            Some(("", _)) => Err(bad("authentication string with zero-length username")),
+            Some((user, password)) => Ok(Self {
+                username: user.to_owned(),
+                password: zeroize::Zeroizing::new(password.trim().to_owned()),
+            }),
+            None => Err(bad("format must be <username>:<password>")),
+        }
+    }
+}
+
+/// What a request needs from the server: read (`pull`), write (`push,pull`) or delete (`*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// `pull`.
+    Read,
+    /// `push,pull`.
+    Write,
+    /// `*`.
+    Admin,
+}
+
+impl Access {
+    fn actions(self) -> &'static str {
+        match self {
+            Self::Read => "pull",
+            Self::Write => "push,pull",
+            Self::Admin => "*",
+        }
+    }
 }
 
 impl TransportConfig {
@@ -39,6 +120,9 @@ impl TransportConfig {
             client_identity: None,
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
+            system_roots: false,
+            skip_tls_verify: false,
+            credentials: None,
         }
     }
 }
@@ -48,6 +132,9 @@ impl TransportConfig {
 pub struct Transport {
     base: String,
     http: reqwest::Client,
+    credentials: Option<Credentials>,
+    /// Bearer tokens by scope.
+    tokens: Arc<Mutex<HashMap<String, String>>>,
 }
 
 /// A response body read up to a limit.
@@ -97,11 +184,22 @@ impl Transport {
         if let Some(pem) = &config.ca_pem {
             add_pem(pem, None)?;
         }
+        if config.system_roots {
+            let native = rustls_native_certs::load_native_certs();
+            // unreadable system certificates are skipped, as Go does
+            roots.add_parsable_certificates(native.certs);
+        }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = rustls::ClientConfig::builder_with_provider(provider)
+        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .map_err(|e| err(None, format!("TLS: {e}")))?
-            .with_root_certificates(roots);
+            .map_err(|e| err(None, format!("TLS: {e}")))?;
+        let builder = if config.skip_tls_verify {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+        } else {
+            builder.with_root_certificates(roots)
+        };
         let tls = match &config.client_identity {
             None => builder.with_no_client_auth(),
             Some((cert, key)) => {
@@ -122,7 +220,17 @@ impl Transport {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| err(None, format!("HTTP client: {e}")))?;
-        Ok(Self { base, http })
+        Ok(Self {
+            base,
+            http,
+            credentials: config.credentials.clone(),
+            tokens: Arc::default(),
+        })
+    }
+
+    /// The server's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
     }
 
     /// The URL of a metadata file: `<server>/v2/<gun>/_trust/tuf/<file>`.
@@ -134,10 +242,11 @@ impl Transport {
     /// body that keeps going past it stops the read at once.
     pub(crate) async fn get_limited(
         &self,
+        gun: &str,
         url: &str,
         limit: u64,
     ) -> Result<Fetched, reqwest::Error> {
-        let mut resp = self.http.get(url).send().await?;
+        let mut resp = self.send(gun, Access::Read, || self.http.get(url)).await?;
         let status = resp.status().as_u16();
         if status != 200 {
             return Ok(Fetched::Status(status));
@@ -153,5 +262,310 @@ impl Transport {
             body.extend_from_slice(&chunk);
         }
         Ok(Fetched::Body(body))
+    }
+}
+
+impl Transport {
+    /// Sends the request `make` builds; on a `401` with a `Bearer` or `Basic` challenge,
+    /// authenticates (see the module documentation) and sends it once more.
+    pub(crate) async fn send(
+        &self,
+        gun: &str,
+        access: Access,
+        make: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        let scope = format!("repository:{gun}:{}", access.actions());
+        let cached = self.tokens.lock().ok().and_then(|t| t.get(&scope).cloned());
+        let first = match &cached {
+            Some(token) => make().bearer_auth(token),
+            None => make(),
+        };
+        let resp = first.send().await?;
+        if resp.status().as_u16() != 401 {
+            return Ok(resp);
+        }
+        let Some(challenge) = resp
+            .headers()
+            .get(reqwest::header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_challenge)
+        else {
+            return Ok(resp);
+        };
+        match challenge.scheme.as_str() {
+            "bearer" => match self.fetch_token(&challenge, &scope).await {
+                Some(token) => {
+                    if let Ok(mut t) = self.tokens.lock() {
+                        t.insert(scope, token.clone());
+                    }
+                    make().bearer_auth(token).send().await
+                }
+                None => Ok(resp),
+            },
+            "basic" => match &self.credentials {
+                Some(c) => {
+                    make()
+                        .basic_auth(&c.username, Some(c.password.as_str()))
+                        .send()
+                        .await
+                }
+                None => Ok(resp),
+            },
+            _ => Ok(resp),
+        }
+    }
+
+    /// Asks the token service named by a `Bearer` challenge for a token; `None` if it
+    /// cannot be had (the caller then reports the 401).
+    async fn fetch_token(&self, challenge: &Challenge, scope: &str) -> Option<String> {
+        let realm = challenge.params.get("realm")?;
+        let loopback_http = realm.strip_prefix("http://").is_some_and(|rest| {
+            [
+                "127.0.0.1:",
+                "[::1]:",
+                "localhost:",
+                "127.0.0.1/",
+                "localhost/",
+            ]
+            .iter()
+            .any(|p| rest.starts_with(p))
+        });
+        if !realm.starts_with("https://") && !loopback_http {
+            tracing::warn!(%realm, "refusing a token realm that is not https");
+            return None;
+        }
+        let mut url = reqwest::Url::parse(realm).ok()?;
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("scope", scope);
+            if let Some(service) = challenge.params.get("service") {
+                q.append_pair("service", service);
+            }
+        }
+        let mut req = self.http.get(url);
+        if let Some(c) = &self.credentials {
+            req = req.basic_auth(&c.username, Some(c.password.as_str()));
+        }
+        let mut resp = req.send().await.ok()?;
+        if !resp.status().is_success() {
+            tracing::warn!(status = resp.status().as_u16(), "token service refused");
+            return None;
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.ok()? {
+            if body.len() + chunk.len() > TOKEN_LIMIT {
+                return None;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let v: serde_json::Value = serde_json::from_slice(&body).ok()?;
+        v.get("token")
+            .or_else(|| v.get("access_token"))
+            .and_then(|t| t.as_str())
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+    }
+}
+
+/// Largest token response read.
+const TOKEN_LIMIT: usize = 1 << 20;
+
+/// A parsed `WWW-Authenticate` challenge: the scheme (lower case) and its parameters.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Challenge {
+    pub(crate) scheme: String,
+    pub(crate) params: HashMap<String, String>,
+}
+
+/// Parses `Scheme k="v", k2=v2` (quoted values may contain `\"` and commas).
+pub(crate) fn parse_challenge(header: &str) -> Option<Challenge> {
+    let header = header.trim();
+    let (scheme, mut rest) = header
+        .split_once(char::is_whitespace)
+        .unwrap_or((header, ""));
+    let mut params = HashMap::new();
+    loop {
+        rest = rest.trim_start_matches(|c: char| c == ',' || c.is_whitespace());
+        if rest.is_empty() {
+            break;
+        }
+        let (key, after) = rest.split_once('=')?;
+        let key = key.trim().to_ascii_lowercase();
+        let after = after.trim_start();
+        let value;
+        if let Some(quoted) = after.strip_prefix('"') {
+            let mut v = String::new();
+            let mut chars = quoted.char_indices();
+            let mut end = None;
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => v.push(chars.next()?.1),
+                    '"' => {
+                        end = Some(i + 1);
+                        break;
+                    }
+                    c => v.push(c),
+                }
+            }
+            value = v;
+            rest = &quoted[end?..];
+        } else {
+            let end = after.find(',').unwrap_or(after.len());
+            value = after[..end].trim().to_owned();
+            rest = &after[end..];
+        }
+        params.insert(key, value);
+    }
+    Some(Challenge {
+        scheme: scheme.to_ascii_lowercase(),
+        params,
+    })
+}
+
+/// notary's `skipTLSVerify`: a verifier that accepts any certificate but still checks the
+/// handshake signatures.
+#[derive(Debug)]
+struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for NoVerify {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenges_parse() {
+        let c = parse_challenge(
+            r#"Bearer realm="https://auth.example.com/token",service="registry, docker",scope="repository:a/b:pull""#,
+        )
+        .unwrap();
+        assert_eq!(c.scheme, "bearer");
+        assert_eq!(c.params["realm"], "https://auth.example.com/token");
+        assert_eq!(c.params["service"], "registry, docker");
+        assert_eq!(c.params["scope"], "repository:a/b:pull");
+        let c = parse_challenge(r#"Basic realm=x, charset="UTF-8""#).unwrap();
+        assert_eq!(c.scheme, "basic");
+        assert_eq!(c.params["realm"], "x");
+        assert_eq!(c.params["charset"], "UTF-8");
+        assert!(parse_challenge(r#"Bearer realm="unterminated"#).is_none());
+    }
+
+    #[test]
+    fn notary_auth_parses_as_notary() {
+        let enc = |s: &str| signet_core::encoding::b64_encode(s.as_bytes());
+        let c = Credentials::from_notary_auth(&enc("user:pa:ss \n")).unwrap();
+        assert_eq!(c.username, "user");
+        assert_eq!(c.password.as_str(), "pa:ss");
+        assert!(Credentials::from_notary_auth(&enc(":pw")).is_err());
+        assert!(Credentials::from_notary_auth(&enc("nocolon")).is_err());
+        assert!(Credentials::from_notary_auth("%%%").is_err());
+        assert!(!format!("{c:?}").contains("pa:ss"));
+    }
+}
+
+/// The answer to a write request: status and (at most 1 KiB of) body.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) body: Vec<u8>,
+}
+
+/// Largest body read from a key response (notary: 256 KiB) or an error answer.
+const KEY_LIMIT: u64 = 256 << 10;
+
+impl Transport {
+    /// `GET <gun>/_trust/tuf/<role>.key`: the server-managed public key of `role`.
+    pub(crate) async fn get_key(&self, gun: &str, role: &str) -> Result<Fetched, reqwest::Error> {
+        let url = self.url(gun, &format!("{role}.key"));
+        let mut resp = self
+            .send(gun, Access::Write, || self.http.get(&url))
+            .await?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            return Ok(Fetched::Status(status));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await? {
+            if u64::try_from(body.len() + chunk.len()).unwrap_or(u64::MAX) > KEY_LIMIT {
+                return Ok(Fetched::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Fetched::Body(body))
+    }
+
+    /// `POST <gun>/_trust/tuf/` with one multipart part per file, as the Go client lays it
+    /// out (`name="files"`, `filename="<role>"`).
+    pub(crate) async fn post_update(
+        &self,
+        gun: &str,
+        files: &[(String, Vec<u8>)],
+    ) -> Result<Answer, reqwest::Error> {
+        let url = format!("{}/v2/{gun}/_trust/tuf/", self.base);
+        let make = || {
+            let mut form = reqwest::multipart::Form::new();
+            for (role, bytes) in files {
+                let part = reqwest::multipart::Part::bytes(bytes.clone())
+                    .file_name(role.clone())
+                    .mime_str("application/octet-stream")
+                    .unwrap_or_else(|_| reqwest::multipart::Part::bytes(bytes.clone()));
+                form = form.part("files", part);
+            }
+            self.http.post(&url).multipart(form)
+        };
+        let mut resp = self.send(gun, Access::Write, make).await?;
+        let status = resp.status().as_u16();
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await? {
+            body.extend_from_slice(&chunk);
+            if body.len() >= 1024 {
+                body.truncate(1024);
+                break;
+            }
+        }
+        Ok(Answer { status, body })
     }
 }

@@ -1,0 +1,701 @@
+//! notary's command set as top-level `signet` commands (`alias notary=signet`): the global
+//! options, `list`, `lookup`, `verify`, `delegation list`, `add`, `addhash`, `remove`,
+//! `status`, `reset`, `version`. The work happens in `signet_client`; this file parses,
+//! prints and picks exit codes.
+//!
+//! Output is notary 0.7's, byte for byte, on stdout; failures print notary's
+//! `\n* fatal: <message>` on stdout too (scripts match on it) and exit 1. Warnings (trust on
+//! first use, skipped delegations) go to stderr.
+
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+use signet_client::changelist::{Change, Changelist, TargetMeta};
+use signet_client::commands;
+use signet_client::config::{Overrides, Settings};
+use signet_client::publish::{KeySource, Publisher};
+use signet_client::{
+    Client, ClientError, Credentials, Transport, TrustDirCache, VerifiedRepository,
+};
+use signet_core::RoleName;
+
+/// notary's global options (also accepted after the subcommand).
+#[derive(Args, Debug, Default)]
+pub(crate) struct GlobalOpts {
+    /// Directory where the trust data is persisted to [default: ~/.notary].
+    #[arg(
+        short = 'd',
+        long = "trustDir",
+        alias = "trust-dir",
+        global = true,
+        value_name = "DIR"
+    )]
+    trust_dir: Option<PathBuf>,
+    /// Path to notary's client configuration file [default: ~/.notary/config.json].
+    #[arg(
+        long = "configFile",
+        alias = "config-file",
+        global = true,
+        value_name = "FILE"
+    )]
+    config_file: Option<PathBuf>,
+    /// Same as --configFile; before the subcommand only (`signet server -c` is the
+    /// server's configuration).
+    #[arg(short = 'c', value_name = "FILE", conflicts_with = "config_file")]
+    config_file_short: Option<PathBuf>,
+    /// Remote trust server location [default: https://notary-server:4443].
+    #[arg(short = 's', long = "server", global = true, value_name = "URL")]
+    server: Option<String>,
+    /// Trust certs signed only by this CA.
+    #[arg(long = "tlscacert", global = true, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// Path to TLS certificate file (client authentication).
+    #[arg(long = "tlscert", global = true, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// Path to TLS key file (client authentication).
+    #[arg(long = "tlskey", global = true, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// Pin the root key (TUF or canonical key ID) for every repository: any other root
+    /// fails. Repeatable; also SIGNET_ROOT_KEY (comma-separated).
+    #[arg(
+        long = "pin-root-key",
+        global = true,
+        value_name = "KEYID",
+        env = "SIGNET_ROOT_KEY",
+        value_delimiter = ','
+    )]
+    pin_root_key: Vec<String>,
+    /// Verbose output.
+    #[arg(short = 'v', long = "verbose", global = true)]
+    verbose: bool,
+    /// Debug output.
+    #[arg(short = 'D', long = "debug", global = true)]
+    debug: bool,
+}
+
+/// notary's commands.
+#[derive(Subcommand, Debug)]
+pub(crate) enum NotaryCommand {
+    /// Lists targets for a remote trusted collection.
+    List(ListArgs),
+    /// Looks up a specific target in a remote trusted collection.
+    Lookup(LookupArgs),
+    /// Verifies that the content on stdin (or --input) is the target in the remote trusted
+    /// collection, and echoes it to stdout (or --output).
+    Verify(VerifyArgs),
+    /// Operates on delegations.
+    #[command(subcommand)]
+    Delegation(DelegationCommand),
+    /// Adds the file as a target to the local trusted collection (staged).
+    Add(AddArgs),
+    /// Adds the byte size and hash(es) as a target to the local trusted collection (staged).
+    Addhash(AddHashArgs),
+    /// Removes a target from the local trusted collection (staged).
+    Remove(RemoveArgs),
+    /// Displays the unpublished changes to the local trusted collection.
+    Status(GunArg),
+    /// Resets unpublished changes for the local trusted collection.
+    Reset(ResetArgs),
+    /// Initializes a trusted collection (keys and root; uploaded by publish or -p).
+    Init(InitArgs),
+    /// Publishes the local trusted collection's staged changes.
+    Publish(GunArg),
+    /// Print the version number.
+    Version,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct InitArgs {
+    gun: String,
+    /// Root key to initialize the repository with.
+    #[arg(long = "rootkey")]
+    root_key: Option<PathBuf>,
+    /// Root certificate (must match the root key).
+    #[arg(long = "rootcert")]
+    root_cert: Option<PathBuf>,
+    /// Publish right away.
+    #[arg(short = 'p', long = "publish")]
+    publish: bool,
+}
+
+/// `delegation ...`.
+#[derive(Subcommand, Debug)]
+pub(crate) enum DelegationCommand {
+    /// Lists delegations for the Global Unique Name.
+    List(GunArg),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct GunArg {
+    /// The Globally Unique Name of the collection.
+    gun: String,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ListArgs {
+    gun: String,
+    /// Delegation roles to list targets for (will shadow the targets role).
+    #[arg(short = 'r', long = "roles", value_delimiter = ',')]
+    roles: Vec<String>,
+    /// Print JSON instead of the table (Signet extension).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct LookupArgs {
+    gun: String,
+    target: String,
+    /// Print JSON instead of notary's line (Signet extension).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct VerifyArgs {
+    gun: String,
+    target: String,
+    /// Read from a file, instead of STDIN.
+    #[arg(short = 'i', long = "input")]
+    input: Option<PathBuf>,
+    /// Write to a file, instead of STDOUT.
+    #[arg(short = 'o', long = "output")]
+    output: Option<PathBuf>,
+    /// No output except for errors.
+    #[arg(short = 'q', long = "quiet")]
+    quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct AddArgs {
+    gun: String,
+    target: String,
+    file: PathBuf,
+    /// Delegation roles to add this target to.
+    #[arg(short = 'r', long = "roles", value_delimiter = ',')]
+    roles: Vec<String>,
+    /// Path to the file containing custom data (JSON) for this target.
+    #[arg(long)]
+    custom: Option<PathBuf>,
+    /// Publish the staged changes right away.
+    #[arg(short = 'p', long = "publish")]
+    publish: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct AddHashArgs {
+    gun: String,
+    target: String,
+    /// Byte size of the target.
+    size: String,
+    /// Hex encoded sha256 of the target.
+    #[arg(long)]
+    sha256: Option<String>,
+    /// Hex encoded sha512 of the target.
+    #[arg(long)]
+    sha512: Option<String>,
+    /// Delegation roles to add this target to.
+    #[arg(short = 'r', long = "roles", value_delimiter = ',')]
+    roles: Vec<String>,
+    /// Path to the file containing custom data (JSON) for this target.
+    #[arg(long)]
+    custom: Option<PathBuf>,
+    /// Publish the staged changes right away.
+    #[arg(short = 'p', long = "publish")]
+    publish: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct RemoveArgs {
+    gun: String,
+    target: String,
+    /// Delegation roles to remove this target from.
+    #[arg(short = 'r', long = "roles", value_delimiter = ',')]
+    roles: Vec<String>,
+    /// Publish the staged changes right away.
+    #[arg(short = 'p', long = "publish")]
+    publish: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ResetArgs {
+    gun: String,
+    /// Numbers of specific changes to exclusively reset, as shown in status list.
+    #[arg(short = 'n', long = "number", value_delimiter = ',')]
+    number: Vec<usize>,
+    /// Reset all changes shown in the status list.
+    #[arg(long)]
+    all: bool,
+}
+
+/// A failure, printed the way notary prints it.
+#[derive(Debug)]
+pub(crate) struct Fatal(pub(crate) String);
+
+impl std::fmt::Display for Fatal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Fatal {}
+
+impl Fatal {
+    /// notary's error output: a blank line and `* fatal: <message>` on stdout.
+    pub(crate) fn print(&self) {
+        let mut out = std::io::stdout().lock();
+        let _ = write!(out, "\n* fatal: {}\n", self.0);
+        let _ = out.flush();
+    }
+}
+
+/// notary's wording for the errors scripts look for.
+fn fatal(settings: &Settings, e: ClientError) -> Fatal {
+    Fatal(match e {
+        ClientError::RepositoryNotFound { gun, .. } => {
+            // notary names the server by host[:port]
+            let host = settings
+                .server
+                .split_once("://")
+                .map_or(settings.server.as_str(), |(_, r)| r);
+            let host = host.split('/').next().unwrap_or(host);
+            format!("{host} does not have trust data for {gun}")
+        }
+        ClientError::TargetNotFound { name, .. } => format!("No valid trust data for {name}"),
+        other => {
+            let mut msg = other.to_string();
+            let mut src = std::error::Error::source(&other);
+            while let Some(e) = src {
+                let text = e.to_string();
+                if !msg.contains(&text) {
+                    msg = format!("{msg}: {text}");
+                }
+                src = e.source();
+            }
+            msg
+        }
+    })
+}
+
+type Result<T> = std::result::Result<T, Fatal>;
+
+/// Runs a notary command.
+pub(crate) fn run(global: &GlobalOpts, cmd: NotaryCommand) -> Result<()> {
+    let level = if global.debug {
+        "debug"
+    } else if global.verbose {
+        "info"
+    } else {
+        "warn"
+    };
+    signet_service::logging::init(signet_service::logging::LogFormat::Text, Some(level));
+    if let NotaryCommand::Version = cmd {
+        print!(
+            "signet\n Version:    {}\n Git commit: {}\n",
+            env!("CARGO_PKG_VERSION"),
+            option_env!("SIGNET_GIT_COMMIT").unwrap_or("")
+        );
+        return Ok(());
+    }
+    let settings = settings(global)?;
+    let mut out = String::new();
+    match cmd {
+        NotaryCommand::Version => {}
+        NotaryCommand::List(a) => {
+            let roles = parse_roles(&a.roles)?;
+            let repo = verify(&settings, &a.gun)?;
+            let targets = commands::list_targets(&repo, &roles);
+            out = if a.json {
+                commands::render_targets_json(&targets)
+            } else {
+                commands::render_targets(&targets)
+            };
+        }
+        NotaryCommand::Lookup(a) => {
+            let repo = verify(&settings, &a.gun)?;
+            let t = commands::lookup_target(&repo, &a.target, &[])
+                .ok_or_else(|| Fatal(format!("No valid trust data for {}", a.target)))?;
+            out = if a.json {
+                format!("{}\n", commands::target_json(&t))
+            } else {
+                commands::render_lookup(&t)
+            };
+        }
+        NotaryCommand::Verify(a) => return verify_cmd(&settings, &a),
+        NotaryCommand::Delegation(DelegationCommand::List(a)) => {
+            let repo = verify(&settings, &a.gun).map_err(|e| {
+                Fatal(format!(
+                    "Error retrieving delegation roles for repository {}: {}",
+                    a.gun, e.0
+                ))
+            })?;
+            out = commands::render_delegations(&commands::delegations(&repo));
+        }
+        NotaryCommand::Add(a) => {
+            let custom = read_custom(a.custom.as_deref())?;
+            let bytes =
+                std::fs::read(&a.file).map_err(|e| Fatal(format!("{}: {e}", a.file.display())))?;
+            let meta = TargetMeta::of(&bytes, custom);
+            stage(&settings, &a.gun, &a.roles, |r| {
+                Change::add_target(r, &a.target, &meta)
+            })?;
+            out = format!(
+                "Addition of target \"{}\" to repository \"{}\" staged for next publish.\n",
+                a.target, a.gun
+            );
+            auto_publish(&settings, a.publish, &a.gun, &mut out)?;
+        }
+        NotaryCommand::Addhash(a) => {
+            let (meta, used) = hash_meta(&a)?;
+            stage(&settings, &a.gun, &a.roles, |r| {
+                Change::add_target(r, &a.target, &meta)
+            })?;
+            out = format!(
+                "Addition of target \"{}\" by {} hash to repository \"{}\" staged for next publish.\n",
+                a.target,
+                used.join(", "),
+                a.gun
+            );
+            auto_publish(&settings, a.publish, &a.gun, &mut out)?;
+        }
+        NotaryCommand::Remove(a) => {
+            stage(&settings, &a.gun, &a.roles, |r| {
+                Change::remove_target(r, &a.target)
+            })?;
+            out = format!(
+                "Removal of {} from {} staged for next publish.\n",
+                a.target, a.gun
+            );
+            auto_publish(&settings, a.publish, &a.gun, &mut out)?;
+        }
+        NotaryCommand::Init(a) => {
+            if a.root_key.is_some() || a.root_cert.is_some() {
+                return Err(Fatal(
+                    "--rootkey/--rootcert need the private key store (not in this build yet)"
+                        .to_owned(),
+                ));
+            }
+            let publisher = publisher(&settings, &a.gun)?;
+            let rt = runtime()?;
+            rt.block_on(publisher.init(&a.gun, false))
+                .map_err(|e| fatal(&settings, e))?;
+            auto_publish(&settings, a.publish, &a.gun, &mut out)?;
+        }
+        NotaryCommand::Publish(a) => {
+            out = format!("Pushing changes to {}\n", a.gun);
+            let publisher = publisher(&settings, &a.gun)?;
+            print!("{out}");
+            out.clear();
+            runtime()?
+                .block_on(publisher.publish(&a.gun))
+                .map_err(|e| fatal(&settings, e))?;
+            out = format!("Successfully published changes for repository {}\n", a.gun);
+        }
+        NotaryCommand::Status(a) => {
+            let cl = changelist(&settings, &a.gun)?;
+            let (entries, bad) = cl.list().map_err(|e| fatal(&settings, e))?;
+            warn_unreadable(&bad);
+            out = Changelist::render_status(&a.gun, &entries);
+        }
+        NotaryCommand::Reset(a) => {
+            if !a.all && a.number.is_empty() {
+                return Err(Fatal(
+                    "Must specify changes to reset with -n or the --all flag".to_owned(),
+                ));
+            }
+            let cl = changelist(&settings, &a.gun)?;
+            if a.all {
+                cl.clear()
+            } else {
+                cl.remove(&a.number)
+            }
+            .map_err(|e| fatal(&settings, e))?;
+            out = format!(
+                "Successfully reset specified changes for repository {}\n",
+                a.gun
+            );
+        }
+    }
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|e| Fatal(format!("writing to stdout: {e}")))
+}
+
+fn settings(global: &GlobalOpts) -> Result<Settings> {
+    let o = Overrides {
+        config_file: global
+            .config_file
+            .clone()
+            .or_else(|| global.config_file_short.clone()),
+        trust_dir: global.trust_dir.clone(),
+        server: global.server.clone(),
+        tls_ca: global.tls_ca.clone(),
+        tls_cert: global.tls_cert.clone(),
+        tls_key: global.tls_key.clone(),
+        pinned_root_keys: global
+            .pin_root_key
+            .iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect(),
+    };
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let cwd = std::env::current_dir().map_err(|e| Fatal(format!("working directory: {e}")))?;
+    Settings::resolve(&o, home.as_deref(), &cwd).map_err(|e| Fatal(e.to_string()))
+}
+
+/// A client for the configured server, caching into the trust directory.
+fn client(settings: &Settings, gun: &str) -> Result<Client> {
+    let mut tc = settings.transport_config();
+    if settings.skip_tls_verify {
+        eprintln!("signet: warning: skipTLSVerify is set: the server's certificate is not checked");
+    }
+    if let Some(auth) = std::env::var("NOTARY_AUTH").ok().filter(|v| !v.is_empty()) {
+        tc.credentials =
+            Some(Credentials::from_notary_auth(&auth).map_err(|e| fatal(settings, e))?);
+    }
+    let transport = Transport::new(&tc).map_err(|e| fatal(settings, e))?;
+    let pinning = settings.pinning_for(gun).map_err(|e| fatal(settings, e))?;
+    Ok(Client::new(
+        transport,
+        pinning,
+        Arc::new(TrustDirCache::new(&settings.trust_dir)),
+    ))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Fatal(format!("starting the async runtime: {e}")))
+}
+
+/// Updates and verifies `gun`, warning on stderr about trust on first use and skipped
+/// delegations.
+fn verify(settings: &Settings, gun: &str) -> Result<VerifiedRepository> {
+    let client = client(settings, gun)?;
+    let repo = runtime()?
+        .block_on(client.verify_gun(gun))
+        .map_err(|e| fatal(settings, e))?;
+    if let Some(ids) = &repo.first_use_key_ids {
+        let ids: Vec<&str> = ids.iter().map(|k| k.as_str()).collect();
+        eprintln!(
+            "signet: warning: trusting {gun} on first use: accepted root key {} (pin it with \
+             --pin-root-key or trust_pinning to make this explicit)",
+            ids.join(", ")
+        );
+    }
+    for (role, err) in &repo.skipped {
+        eprintln!("signet: warning: skipping delegation {role}: {err}");
+    }
+    Ok(repo)
+}
+
+fn verify_cmd(settings: &Settings, a: &VerifyArgs) -> Result<()> {
+    let payload = match &a.input {
+        Some(p) => std::fs::read(p).map_err(|e| Fatal(format!("{}: {e}", p.display())))?,
+        None => {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|e| Fatal(format!("Error reading content from STDIN: {e}")))?;
+            buf
+        }
+    };
+    let repo = verify(settings, &a.gun).map_err(|e| {
+        Fatal(format!(
+            "error retrieving target by name:{}, error:{}",
+            a.target, e.0
+        ))
+    })?;
+    let target = commands::lookup_target(&repo, &a.target, &[]).ok_or_else(|| {
+        Fatal(format!(
+            "error retrieving target by name:{}, error:No valid trust data for {}",
+            a.target, a.target
+        ))
+    })?;
+    commands::check_payload(&target, &payload)
+        .map_err(|e| Fatal(format!("data not present in the trusted collection, {e}")))?;
+    if a.quiet {
+        return Ok(());
+    }
+    match &a.output {
+        Some(p) => write_private(p, &payload).map_err(|e| Fatal(format!("{}: {e}", p.display()))),
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(&payload)
+                .and_then(|()| out.flush())
+                .map_err(|e| Fatal(format!("writing to stdout: {e}")))
+        }
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)?.write_all(bytes)
+}
+
+fn parse_roles(roles: &[String]) -> Result<Vec<RoleName>> {
+    roles
+        .iter()
+        .map(|r| RoleName::parse(r).map_err(|e| Fatal(e.to_string())))
+        .collect()
+}
+
+fn changelist(settings: &Settings, gun: &str) -> Result<Changelist> {
+    Changelist::new(&settings.trust_dir, gun).map_err(|e| fatal(settings, e))
+}
+
+fn warn_unreadable(bad: &[(String, String)]) {
+    for (file, err) in bad {
+        eprintln!("signet: warning: skipping unreadable change {file}: {err}");
+    }
+}
+
+/// Stages one change per role (default `targets`); roles must be `targets` or
+/// delegations, as notary requires.
+fn stage(
+    settings: &Settings,
+    gun: &str,
+    roles: &[String],
+    make: impl Fn(&str) -> Change,
+) -> Result<()> {
+    let default = ["targets".to_owned()];
+    let roles = if roles.is_empty() {
+        &default[..]
+    } else {
+        roles
+    };
+    for r in roles {
+        let wildcard = r
+            .strip_suffix("/*")
+            .is_some_and(|p| RoleName::parse(p).is_ok_and(|p| p.is_targets_like()));
+        if !wildcard && !RoleName::parse(r).is_ok_and(|r| r.is_targets_like()) {
+            return Err(Fatal(format!(
+                "tuf: invalid role {r}. cannot add targets to this role"
+            )));
+        }
+    }
+    let cl = changelist(settings, gun)?;
+    for r in roles {
+        cl.add(&make(r), now_nanos())
+            .map_err(|e| fatal(settings, e))?;
+    }
+    Ok(())
+}
+
+fn now_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+fn read_custom(path: Option<&Path>) -> Result<Option<serde_json::Value>> {
+    let Some(path) = path else { return Ok(None) };
+    let bytes = std::fs::read(path).map_err(|e| Fatal(format!("{}: {e}", path.display())))?;
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| Fatal(format!("{}: custom data is not JSON: {e}", path.display())))
+}
+
+/// notary's `addhash` inputs: size (Go `ParseInt(s, 0, 64)`), hex hashes of the right
+/// length, at least one of them.
+fn hash_meta(a: &AddHashArgs) -> Result<(TargetMeta, Vec<&'static str>)> {
+    if a.sha256.is_none() && a.sha512.is_none() {
+        return Err(Fatal(
+            "Must specify a GUN, target, byte size of target data, and at least one hash"
+                .to_owned(),
+        ));
+    }
+    let s = a.size.as_str();
+    let (neg, digits) = s.strip_prefix('-').map_or((false, s), |d| (true, d));
+    let parsed = if let Some(h) = digits.strip_prefix("0x").or(digits.strip_prefix("0X")) {
+        i64::from_str_radix(h, 16)
+    } else if let Some(b) = digits.strip_prefix("0b").or(digits.strip_prefix("0B")) {
+        i64::from_str_radix(b, 2)
+    } else if let Some(o) = digits.strip_prefix("0o").or(digits.strip_prefix("0O")) {
+        i64::from_str_radix(o, 8)
+    } else if digits.len() > 1 && digits.starts_with('0') {
+        i64::from_str_radix(&digits[1..], 8)
+    } else {
+        digits.parse::<i64>()
+    };
+    let length = parsed
+        .map(|v| if neg { -v } else { v })
+        .map_err(|_| Fatal(format!("strconv.ParseInt: parsing {s:?}: invalid syntax")))?;
+    let mut hashes = std::collections::BTreeMap::new();
+    let mut used = Vec::new();
+    for (alg, value, len) in [("sha256", &a.sha256, 64), ("sha512", &a.sha512, 128)] {
+        let Some(hex) = value else { continue };
+        let bytes = (hex.len() == len)
+            .then(|| decode_hex(hex))
+            .flatten()
+            .ok_or_else(|| Fatal(format!("invalid {alg} hex contents provided")))?;
+        hashes.insert(alg.to_owned(), bytes);
+        used.push(alg);
+    }
+    let custom = read_custom(a.custom.as_deref())?;
+    Ok((
+        TargetMeta {
+            length,
+            hashes,
+            custom,
+        },
+        used,
+    ))
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// The private-key store, the seam where `signet_client::keys` plugs in: it implements
+/// [`KeySource`]. `None` until it is wired in; signing commands then fail with a clear
+/// message (and leave staged changes in place).
+fn key_source(_settings: &Settings) -> Option<Arc<dyn KeySource>> {
+    None
+}
+
+fn publisher(settings: &Settings, gun: &str) -> Result<Publisher> {
+    let keys = key_source(settings).ok_or_else(|| {
+        Fatal(format!(
+            "cannot sign for {gun}: this build of signet has no private key store yet; staged \
+             changes are kept (see `signet status {gun}`)"
+        ))
+    })?;
+    Ok(Publisher::new(
+        client(settings, gun)?,
+        keys,
+        &settings.trust_dir,
+    ))
+}
+
+/// `-p`: publishes right after staging, as notary's auto-publish does.
+fn auto_publish(settings: &Settings, publish: bool, gun: &str, out: &mut String) -> Result<()> {
+    if !publish {
+        return Ok(());
+    }
+    // What was staged is printed first: staging succeeded whatever happens next.
+    out.push_str(&format!("Auto-publishing changes to {gun}\n"));
+    print!("{out}");
+    out.clear();
+    let publisher = publisher(settings, gun)?;
+    runtime()?
+        .block_on(publisher.publish(gun))
+        .map_err(|e| fatal(settings, e))?;
+    out.push_str(&format!(
+        "Successfully published changes for repository {gun}\n"
+    ));
+    Ok(())
+}
