@@ -83,7 +83,8 @@ impl ServerError {
             Self::Config(_)
                 | Self::Store {
                     source: signet_store::StoreError::InvalidUrl { .. }
-                        | signet_store::StoreError::SchemaTooNew { .. },
+                        | signet_store::StoreError::SchemaTooNew { .. }
+                        | signet_store::StoreError::NotarySchema,
                     ..
                 }
                 | Self::Keys(keys::KeyError::WrongPassphrase | keys::KeyError::NoPassphrase)

@@ -94,6 +94,14 @@ pub enum StoreError {
         /// The newest version this crate understands.
         supported: i64,
     },
+    /// The database holds another program's tables: notary-server's `tuf_files` without
+    /// Signet's schema version. Nothing was written.
+    #[error(
+        "this is a notary-server database (it has notary's tuf_files table and no Signet \
+         schema): Signet does not run on it and changed nothing; point Signet at an empty \
+         database (importing notary-server data is planned as `signet migrate`)"
+    )]
+    NotarySchema,
     /// A schema migration step failed. The step was rolled back entirely: the database is
     /// still at `version - 1`.
     #[error("schema migration to version {version} ({name}) failed")]

@@ -769,6 +769,16 @@ impl Store {
                     .fetch_optional(&mut **tx)
                     .await?;
                 let current = found.unwrap_or(0);
+                if found.is_none() {
+                    let notary: bool = sqlx::query_scalar(tx.table_exists_sql())
+                        .bind("tuf_files")
+                        .fetch_one(&mut **tx)
+                        .await?;
+                    if notary {
+                        // Rolled back: the bookkeeping tables are not left behind.
+                        return Err(TxError::Store(StoreError::NotarySchema));
+                    }
+                }
                 if current > latest {
                     // Rolled back: not even the bookkeeping tables are created.
                     return Err(TxError::Store(StoreError::SchemaTooNew {
@@ -834,6 +844,8 @@ trait Dialect {
     fn bookkeeping_ddl(&self) -> &'static [&'static str];
     /// The backend's statements of `step`.
     fn migration_sql(&self, step: &Migration) -> &'static [&'static str];
+    /// A query with one parameter, a table name, answering whether it exists.
+    fn table_exists_sql(&self) -> &'static str;
 }
 
 impl Dialect for SqliteConnection {
@@ -859,6 +871,10 @@ impl Dialect for SqliteConnection {
     fn migration_sql(&self, step: &Migration) -> &'static [&'static str] {
         step.sqlite
     }
+
+    fn table_exists_sql(&self) -> &'static str {
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1)"
+    }
 }
 
 impl Dialect for PgConnection {
@@ -883,6 +899,10 @@ impl Dialect for PgConnection {
 
     fn migration_sql(&self, step: &Migration) -> &'static [&'static str] {
         step.postgres
+    }
+
+    fn table_exists_sql(&self) -> &'static str {
+        "SELECT to_regclass($1) IS NOT NULL"
     }
 }
 

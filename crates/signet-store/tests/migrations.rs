@@ -555,3 +555,73 @@ async fn postgres_concurrent_open_runs_each_step_once() {
     let db = ScratchDatabase::create("signet_migrate").await;
     concurrent_open_runs_each_step_once(db.url()).await;
 }
+
+/// notary-server 0.7's tables, as the peer scripts lay them out for the Go server
+/// (`scripts/peers/configure.sh` writes them to `$PEERS_ROOT/sql/notaryserver.sql`).
+fn notary_server_schema() -> String {
+    let root =
+        std::env::var_os("PEERS_ROOT").map_or_else(|| PathBuf::from("/tmp/peers"), PathBuf::from);
+    let path = root.join("sql/notaryserver.sql");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; run scripts/peers/configure.sh (scripts/test does) to write notary-server's schema",
+            path.display()
+        )
+    })
+}
+
+async fn notary_server_database_is_refused_untouched(url: &str) {
+    let mut conn = PgConnection::connect(url).await.unwrap();
+    sqlx::raw_sql(AssertSqlSafe(notary_server_schema()))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    execute(
+        url,
+        "INSERT INTO tuf_files (gun, role, version, data) VALUES ('example.com/app', 'root', 1, 'x')",
+    )
+    .await;
+    let before = foreign_state(url).await;
+    let err = Store::connect(url).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotarySchema), "{err:?}");
+    assert!(err.to_string().contains("notary-server database"), "{err}");
+    assert_eq!(foreign_state(url).await, before, "nothing written");
+    assert!(
+        !before.iter().any(|t| t.starts_with("signet_")),
+        "{before:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_notary_server_database_is_refused_untouched() {
+    let db = ScratchDatabase::create("signet_notary").await;
+    notary_server_database_is_refused_untouched(db.url()).await;
+}
+
+#[tokio::test]
+async fn sqlite_notary_shaped_database_is_refused_untouched() {
+    let (_dir, url) = sqlite_empty();
+    let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    std::fs::File::create(path).unwrap();
+    // notary-server has no SQLite backend; a database with its table name is refused all the same.
+    execute(&url, "CREATE TABLE tuf_files (id INTEGER PRIMARY KEY, gun TEXT, role TEXT, version INTEGER, data BLOB)").await;
+    execute(
+        &url,
+        "INSERT INTO tuf_files (gun, role, version, data) VALUES ('g', 'root', 1, x'00')",
+    )
+    .await;
+    let before = foreign_state(&url).await;
+    assert!(matches!(
+        Store::connect(&url).await,
+        Err(StoreError::NotarySchema)
+    ));
+    assert_eq!(foreign_state(&url).await, before);
+}
+
+/// The tables of a database that is not Signet's, and its `tuf_files` row count.
+async fn foreign_state(url: &str) -> Vec<String> {
+    let mut out = tables(url).await;
+    out.extend(texts(url, "SELECT CAST(COUNT(*) AS TEXT) FROM tuf_files").await);
+    out
+}
