@@ -183,6 +183,9 @@ fn server(args: ServerArgs) -> anyhow::Result<()> {
         },
         cfg.logging.level.as_deref(),
     );
+    for warning in &cfg.warnings {
+        tracing::warn!("{warning}");
+    }
     let passphrase = passphrase(&cfg)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -26,6 +26,10 @@ pub struct Config {
     pub repositories: RepositoriesSection,
     /// `logging` section (accepted for notary compatibility; the binary reads `level`).
     pub logging: LoggingSection,
+    /// notary-server keys in the file that Signet ignores, one sentence each, for the
+    /// binary to log once logging is set up.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 /// `server`.
@@ -216,10 +220,17 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        let mut cfg: Self = serde_json::from_slice(&text).map_err(|source| ConfigError::Parse {
+        let mut raw: serde_json::Value =
+            serde_json::from_slice(&text).map_err(|source| ConfigError::Parse {
+                path: path.to_owned(),
+                source,
+            })?;
+        let warnings = review_notary_keys(&mut raw)?;
+        let mut cfg: Self = serde_json::from_value(raw).map_err(|source| ConfigError::Parse {
             path: path.to_owned(),
             source,
         })?;
+        cfg.warnings = warnings;
         let base = path.parent().unwrap_or(Path::new("."));
         let fix = |p: &mut PathBuf| {
             if p.is_relative() {
@@ -430,5 +441,251 @@ mod tests {
         .unwrap();
         assert_eq!(cfg.caching.max_age.current_metadata, 0);
         assert_eq!(cfg.caching.max_age.consistent_metadata, 2_592_000);
+    }
+}
+
+/// What Signet does with a key of notary-server's configuration.
+enum Verdict {
+    /// Does not apply to Signet: dropped with a warning naming why.
+    Ignored(&'static str),
+    /// Would change behaviour in a way Signet cannot honour: the file is refused.
+    Refused(&'static str),
+}
+
+/// notary-server keys Signet does not take as they are, with their verdict. Keys not listed
+/// here are either Signet's own (see `docs/notary-server-config.md`) or unknown, which the
+/// typed parse refuses.
+const NOTARY_KEYS: &[(&str, Verdict)] = &[
+    (
+        "reporting",
+        Verdict::Ignored(
+            "error reporting to Bugsnag is not built in; logs and /metrics carry failures",
+        ),
+    ),
+    (
+        "server.auth",
+        Verdict::Ignored("misplaced: authentication is configured in the top-level `auth` section"),
+    ),
+    (
+        "trust_service.hostname",
+        Verdict::Refused(
+            "trust_service.type `remote` (an external signer) is not supported yet; use `local`",
+        ),
+    ),
+    (
+        "trust_service.port",
+        Verdict::Refused(
+            "trust_service.type `remote` (an external signer) is not supported yet; use `local`",
+        ),
+    ),
+    (
+        "trust_service.tls_ca_file",
+        Verdict::Refused(
+            "trust_service.type `remote` (an external signer) is not supported yet; use `local`",
+        ),
+    ),
+    (
+        "trust_service.tls_client_cert",
+        Verdict::Refused(
+            "trust_service.type `remote` (an external signer) is not supported yet; use `local`",
+        ),
+    ),
+    (
+        "trust_service.tls_client_key",
+        Verdict::Refused(
+            "trust_service.type `remote` (an external signer) is not supported yet; use `local`",
+        ),
+    ),
+    (
+        "storage.tls_ca_file",
+        Verdict::Refused(
+            "RethinkDB storage is not supported: run Signet on PostgreSQL or SQLite and import the data",
+        ),
+    ),
+    (
+        "storage.client_key_file",
+        Verdict::Refused(
+            "RethinkDB storage is not supported: run Signet on PostgreSQL or SQLite and import the data",
+        ),
+    ),
+    (
+        "storage.client_cert_file",
+        Verdict::Refused(
+            "RethinkDB storage is not supported: run Signet on PostgreSQL or SQLite and import the data",
+        ),
+    ),
+    (
+        "storage.database",
+        Verdict::Refused(
+            "RethinkDB storage is not supported: run Signet on PostgreSQL or SQLite and import the data",
+        ),
+    ),
+    (
+        "storage.username",
+        Verdict::Refused(
+            "RethinkDB storage is not supported: run Signet on PostgreSQL or SQLite and import the data",
+        ),
+    ),
+    (
+        "storage.password",
+        Verdict::Refused(
+            "RethinkDB storage is not supported: run Signet on PostgreSQL or SQLite and import the data",
+        ),
+    ),
+];
+
+/// Applies [`NOTARY_KEYS`] and the value checks of notary-server keys whose meaning
+/// depends on their value (`storage.backend`, `trust_service.type`); returns the warnings.
+fn review_notary_keys(raw: &mut serde_json::Value) -> Result<Vec<String>, ConfigError> {
+    let mut warnings = Vec::new();
+    for (key, verdict) in NOTARY_KEYS {
+        let (section, field) = match key.split_once('.') {
+            Some((s, f)) => (s, Some(f)),
+            None => (*key, None),
+        };
+        let Some(obj) = raw.as_object_mut() else {
+            break;
+        };
+        let present = match field {
+            None => obj.contains_key(section),
+            Some(f) => obj
+                .get(section)
+                .and_then(|v| v.as_object())
+                .is_some_and(|o| o.contains_key(f)),
+        };
+        if !present {
+            continue;
+        }
+        match verdict {
+            Verdict::Refused(why) => {
+                return Err(ConfigError::Invalid(format!("`{key}`: {why}")));
+            }
+            Verdict::Ignored(why) => {
+                warnings.push(format!("ignoring notary-server setting `{key}`: {why}"));
+                match field {
+                    None => {
+                        obj.remove(section);
+                    }
+                    Some(f) => {
+                        if let Some(o) = obj.get_mut(section).and_then(|v| v.as_object_mut()) {
+                            o.remove(f);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let backend = raw
+        .pointer("/storage/backend")
+        .and_then(|v| v.as_str())
+        .map(str::to_ascii_lowercase);
+    match backend.as_deref() {
+        None | Some("postgres" | "sqlite" | "sqlite3") => {}
+        Some("memory") => warnings.push(
+            "storage.backend `memory`: Signet keeps data in the database that `db_url` names \
+             (SQLite by default), across restarts"
+                .to_owned(),
+        ),
+        Some("mysql") => {
+            return Err(ConfigError::Invalid(
+                "storage.backend `mysql` is not supported: run Signet on PostgreSQL or SQLite \
+                 and import the notary-server data"
+                    .to_owned(),
+            ));
+        }
+        Some("rethinkdb") => {
+            return Err(ConfigError::Invalid(
+                "storage.backend `rethinkdb` is not supported: run Signet on PostgreSQL or \
+                 SQLite and import the notary-server data"
+                    .to_owned(),
+            ));
+        }
+        Some(other) => {
+            return Err(ConfigError::Invalid(format!(
+                "storage.backend `{other}` is unknown: use `postgres` or `sqlite`"
+            )));
+        }
+    }
+    if let Some(kind) = raw.pointer("/trust_service/type").and_then(|v| v.as_str())
+        && kind != "local"
+    {
+        return Err(ConfigError::Invalid(format!(
+            "trust_service.type `{kind}` is not supported yet: use `local` (Signet keeps the \
+             timestamp and snapshot keys sealed in its database)"
+        )));
+    }
+    Ok(warnings)
+}
+
+#[cfg(test)]
+mod notary_key_tests {
+    use super::*;
+
+    fn load(json: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("server.json");
+        std::fs::write(&path, json).expect("write");
+        Config::from_file(&path)
+    }
+
+    #[test]
+    fn a_notary_server_config_loads_with_warnings_for_what_does_not_apply() {
+        let cfg = load(
+            r#"{
+              "server": {"http_addr": ":4443", "tls_key_file": "k.pem", "tls_cert_file": "c.pem"},
+              "trust_service": {"type": "local", "key_algorithm": "ecdsa"},
+              "logging": {"level": "debug"},
+              "reporting": {"bugsnag": {"api_key": "x", "release_stage": "prod"}},
+              "storage": {"backend": "postgres", "db_url": "postgres://server@db:5432/notaryserver?sslmode=disable"},
+              "caching": {"max_age": {"current_metadata": 300, "consistent_metadata": 31536000}},
+              "repositories": {"gun_prefixes": ["docker.io/"]}
+            }"#,
+        )
+        .expect("loads");
+        assert_eq!(cfg.server.http_addr, ":4443");
+        assert_eq!(cfg.logging.level.as_deref(), Some("debug"));
+        assert_eq!(cfg.warnings.len(), 1, "{:?}", cfg.warnings);
+        assert!(
+            cfg.warnings[0].contains("`reporting`"),
+            "{:?}",
+            cfg.warnings
+        );
+    }
+
+    #[test]
+    fn settings_signet_cannot_honour_are_refused_with_the_reason() {
+        for (json, expect) in [
+            (
+                r#"{"storage": {"backend": "mysql", "db_url": "server@tcp(db:3306)/notaryserver"}}"#,
+                "mysql",
+            ),
+            (
+                r#"{"storage": {"backend": "rethinkdb", "db_url": "db:28015", "database": "notaryserver"}}"#,
+                "RethinkDB",
+            ),
+            (r#"{"storage": {"backend": "cassandra"}}"#, "unknown"),
+            (
+                r#"{"trust_service": {"type": "remote", "hostname": "signer", "port": "7899"}}"#,
+                "remote",
+            ),
+            (r#"{"trust_service": {"type": "remote"}}"#, "remote"),
+        ] {
+            let err = load(json).map(|_| ()).expect_err(json);
+            assert!(err.to_string().contains(expect), "{json}: {err}");
+        }
+        let err = load(r#"{"server": {"nonsense": 1}}"#)
+            .map(|_| ())
+            .expect_err("unknown key");
+        assert!(err.to_string().contains("nonsense"), "{err}");
+    }
+
+    #[test]
+    fn memory_backend_is_explained() {
+        let cfg = load(r#"{"storage": {"backend": "memory"}}"#).expect("loads");
+        assert!(
+            cfg.warnings.iter().any(|w| w.contains("memory")),
+            "{:?}",
+            cfg.warnings
+        );
     }
 }
