@@ -274,3 +274,148 @@ fn generated_certificate_near_expiry_is_renewed_at_start_and_exported() {
     );
     assert!(text.contains(&line), "missing {line:?} in\n{text}");
 }
+
+#[test]
+fn a_removed_sqlite_database_fails_health_and_is_not_silently_replaced() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = dir.path().join("state/tls/ca.crt");
+    let (child, url) = start(dir.path(), "pw", &["--state-dir", "state"]);
+    let health = format!("{url}/_notary_server/health");
+    let before = util::https_get(&health, &ca);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(format!("signet.db{suffix}")));
+    }
+    let after = util::https_get(&health, &ca);
+    stop(child);
+    assert_eq!(before.expect("health"), (200, "{}".to_owned()));
+    let (status, body) = after.expect("health after removal");
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains("DB operational") && body.contains("was removed"),
+        "{body}"
+    );
+
+    // A restart refuses to make an empty database in its place.
+    let (code, err) = run_to_exit(
+        dir.path(),
+        &[("SIGNET_KEY_PASSPHRASE", "pw")],
+        &[
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            "sqlite://signet.db",
+            "--state-dir",
+            "state",
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("existed but is gone"), "{err}");
+    assert!(!dir.path().join("signet.db").exists(), "nothing created");
+
+    // The operator decides to start empty: remove the marker.
+    std::fs::remove_file(dir.path().join("state/databases")).expect("marker");
+    let (child, _) = start(dir.path(), "pw", &["--state-dir", "state"]);
+    stop(child);
+    assert!(dir.path().join("signet.db").exists());
+}
+
+/// A TCP relay to PostgreSQL that can be made to swallow traffic (a database that stops
+/// answering without closing connections, as behind a dead network path).
+struct Blackhole {
+    addr: std::net::SocketAddr,
+    swallow: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Blackhole {
+    fn to_postgres() -> Blackhole {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let swallow = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s = swallow.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = std::net::TcpStream::connect("127.0.0.1:5432") else {
+                    continue;
+                };
+                for (mut from, mut to) in [
+                    (
+                        client.try_clone().expect("clone"),
+                        server.try_clone().expect("clone"),
+                    ),
+                    (server, client),
+                ] {
+                    let s = s.clone();
+                    std::thread::spawn(move || {
+                        let mut buf = [0u8; 16 * 1024];
+                        loop {
+                            let n = match std::io::Read::read(&mut from, &mut buf) {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => n,
+                            };
+                            if s.load(Ordering::SeqCst) {
+                                continue; // swallowed: the other side waits forever
+                            }
+                            if std::io::Write::write_all(&mut to, &buf[..n]).is_err() {
+                                return;
+                            }
+                        }
+                    });
+                }
+            }
+        });
+        Blackhole { addr, swallow }
+    }
+}
+
+#[test]
+fn health_answers_within_seconds_when_postgres_stops_answering() {
+    let db = util::PgDatabase::create();
+    let relay = Blackhole::to_postgres();
+    let url = db
+        .url()
+        .replacen("127.0.0.1:5432", &relay.addr.to_string(), 1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = dir.path().join("state/tls/ca.crt");
+    let mut child = Command::new(util::signet_binary())
+        .args([
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            &url,
+            "--state-dir",
+            "state",
+        ])
+        .env("SIGNET_KEY_PASSPHRASE", "pw")
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn signet");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("listening line");
+    let base = line
+        .trim()
+        .strip_prefix("signet server listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    let health = format!("{base}/_notary_server/health");
+    let healthy = util::https_get(&health, &ca);
+    relay
+        .swallow
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let started = Instant::now();
+    let down = util::https_get(&health, &ca);
+    let took = started.elapsed();
+    stop(child);
+    assert_eq!(healthy.expect("health"), (200, "{}".to_owned()));
+    let (status, body) = down.expect("health while PostgreSQL is silent");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("DB operational"), "{body}");
+    assert!(took < Duration::from_secs(5), "health took {took:?}");
+}

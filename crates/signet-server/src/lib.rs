@@ -57,6 +57,19 @@ pub enum ServerError {
     /// TLS material.
     #[error("TLS")]
     Tls(#[from] tls::TlsError),
+    /// A SQLite database this server ran on before is gone.
+    #[error(
+        "the database {} existed but is gone (it is listed in {}): restore it from a backup, \
+         or delete that file to start with an empty database",
+        database.display(),
+        marker.display()
+    )]
+    Vanished {
+        /// The missing database file.
+        database: std::path::PathBuf,
+        /// The marker that remembers it.
+        marker: std::path::PathBuf,
+    },
     /// The listen address cannot be bound (in use, not local, not permitted).
     #[error("cannot listen on {addr}")]
     Listen {
@@ -94,6 +107,7 @@ impl ServerError {
                         | tls::TlsError::Io { .. }
                 )
                 | Self::Listen { .. }
+                | Self::Vanished { .. }
         )
     }
 }
@@ -110,11 +124,15 @@ pub async fn build(
     clock: Clock,
 ) -> Result<Arc<AppState>, ServerError> {
     cfg.validate()?;
-    if let Some(dir) = sqlite_parent_dir(&cfg.storage.db_url) {
-        std::fs::create_dir_all(&dir).map_err(|source| ServerError::Io {
-            what: format!("creating {}", dir.display()),
-            source,
-        })?;
+    let sqlite_file = signet_store::sqlite_path(&cfg.storage.db_url);
+    if let Some(db) = &sqlite_file {
+        check_database_not_vanished(&cfg.server.state_dir, db)?;
+        if let Some(dir) = db.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| ServerError::Io {
+                what: format!("creating {}", dir.display()),
+                source,
+            })?;
+        }
     }
     let location = database_location(&cfg.storage.db_url);
     let store = Store::connect(&cfg.storage.db_url)
@@ -134,10 +152,23 @@ pub async fn build(
         Some(a) => Some(auth::TokenAuth::load(&a.options)?),
         None => None,
     };
+    if let Some(db) = &sqlite_file {
+        remember_database(&cfg.server.state_dir, db)?;
+    }
     let probe_store = store.clone();
+    let probe_file = sqlite_file.clone();
     let health = Health::new(HEALTH_TIMEOUT).with(DB_HEALTH, move || {
         let store = probe_store.clone();
+        let file = probe_file.clone();
         async move {
+            // A SQLite file deleted under the running server still answers through its
+            // open handles; writes would vanish with them.
+            if let Some(path) = file
+                && !path.exists()
+            {
+                tracing::error!(database = %path.display(), "the database file was removed");
+                return Err(format!("database file {} was removed", path.display()));
+            }
             store.health().await.map_err(|e| {
                 tracing::warn!(error = %e, "health check failed");
                 "database is unavailable".to_owned()
@@ -172,16 +203,44 @@ pub fn database_location(url: &str) -> String {
     signet_store::describe_url(url).unwrap_or_else(|_| "(invalid URL)".to_owned())
 }
 
-fn sqlite_parent_dir(url: &str) -> Option<std::path::PathBuf> {
-    let path = url.strip_prefix("sqlite://")?;
-    if path.starts_with(':') || path.is_empty() {
-        return None;
+/// The file in the state directory listing the SQLite databases this server has run on.
+const DATABASES_MARKER: &str = "databases";
+
+/// Refuses to start afresh on a SQLite file that this server ran on before and that has
+/// since disappeared: an empty database would silently replace the repositories.
+fn check_database_not_vanished(
+    state_dir: &std::path::Path,
+    db: &std::path::Path,
+) -> Result<(), ServerError> {
+    let marker = state_dir.join(DATABASES_MARKER);
+    let known = std::fs::read_to_string(&marker).unwrap_or_default();
+    if !db.exists() && known.lines().any(|l| std::path::Path::new(l) == db) {
+        return Err(ServerError::Vanished {
+            database: db.to_owned(),
+            marker: std::path::absolute(&marker).unwrap_or(marker),
+        });
     }
-    let path = path.split('?').next()?;
-    std::path::Path::new(path)
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(ToOwned::to_owned)
+    Ok(())
+}
+
+/// Records `db` in the state directory's marker (see [`check_database_not_vanished`]).
+fn remember_database(state_dir: &std::path::Path, db: &std::path::Path) -> Result<(), ServerError> {
+    let marker = state_dir.join(DATABASES_MARKER);
+    let known = std::fs::read_to_string(&marker).unwrap_or_default();
+    if known.lines().any(|l| std::path::Path::new(l) == db) {
+        return Ok(());
+    }
+    let io = |source| ServerError::Io {
+        what: format!("recording the database in {}", marker.display()),
+        source,
+    };
+    std::fs::create_dir_all(state_dir).map_err(io)?;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&marker)
+        .map_err(io)?;
+    std::io::Write::write_all(&mut f, format!("{}\n", db.display()).as_bytes()).map_err(io)
 }
 
 /// What [`run`] reports once it listens.

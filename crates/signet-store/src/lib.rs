@@ -78,7 +78,7 @@ pub use crate::model::{
 use crate::model::{change_from_row, key_from_row, meta_from_row, setting_from_row};
 pub use crate::schema::{MIGRATIONS, Migration, SCHEMA_VERSION};
 use crate::url::DbUrl;
-pub use crate::url::describe as describe_url;
+pub use crate::url::{describe as describe_url, sqlite_path};
 
 /// How long an SQLite connection waits for another process's write lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);

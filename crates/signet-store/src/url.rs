@@ -70,6 +70,14 @@ pub fn describe(url: &str) -> Result<String, StoreError> {
     })
 }
 
+/// The absolute path of a SQLite file database URL; `None` for other URLs.
+pub fn sqlite_path(url: &str) -> Option<PathBuf> {
+    match DbUrl::parse(url) {
+        Ok(DbUrl::SqliteFile(path)) => Some(path),
+        _ => None,
+    }
+}
+
 /// Replaces the password of `scheme://user:password@host…` and of a `password=` query parameter
 /// with `***`.
 pub(crate) fn redact(url: &str) -> String {
