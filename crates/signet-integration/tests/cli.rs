@@ -419,3 +419,47 @@ fn health_answers_within_seconds_when_postgres_stops_answering() {
     assert!(body.contains("DB operational"), "{body}");
     assert!(took < Duration::from_secs(5), "health took {took:?}");
 }
+
+#[test]
+fn each_request_writes_one_access_log_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut child, url) = start(dir.path(), "pw", &["--plain-http"]);
+    let addr = url.strip_prefix("http://").expect("plain http");
+    for path in [
+        "/v2/example.com/app/_trust/tuf/root.json",
+        "/_notary_server/health",
+    ] {
+        let mut conn = std::net::TcpStream::connect(addr).expect("connect");
+        std::io::Write::write_all(
+            &mut conn,
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .expect("send");
+        let mut answer = String::new();
+        std::io::Read::read_to_string(&mut conn, &mut answer).expect("answer");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err)
+        .expect("stderr");
+    let access: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("signet::access"))
+        .collect();
+    assert_eq!(access.len(), 2, "{err}");
+    assert!(
+        access[0].contains(r#"method=GET route="get_current" gun="example.com/app" status=404"#),
+        "{}",
+        access[0]
+    );
+    assert!(
+        access[1].contains(r#"route="health" gun="" status=200"#),
+        "{}",
+        access[1]
+    );
+    assert!(
+        !err.contains('\u{1b}'),
+        "no ANSI colours when stderr is not a terminal"
+    );
+}

@@ -64,15 +64,33 @@ async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let path = percent_decode(req.uri().path());
     let route = Route::parse(req.method(), &path);
     let label = route.label();
+    // The access log: one line per request, target `signet::access` (turn it off with
+    // SIGNET_LOG=info,signet::access=off). The GUN is copied only when the line is written.
+    let access = tracing::enabled!(target: ACCESS_LOG, tracing::Level::INFO)
+        .then(|| (req.method().clone(), route.gun().map(str::to_owned)));
     let resp = match respond(&state, route, req).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
-    state
-        .metrics
-        .observe(label, resp.status().as_u16(), start.elapsed());
+    let elapsed = start.elapsed();
+    let status = resp.status().as_u16();
+    state.metrics.observe(label, status, elapsed);
+    if let Some((method, gun)) = access {
+        tracing::info!(
+            target: ACCESS_LOG,
+            method = %method,
+            route = label,
+            gun = gun.as_deref().unwrap_or(""),
+            status,
+            micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            "request"
+        );
+    }
     resp
 }
+
+/// The `tracing` target of the access log.
+pub const ACCESS_LOG: &str = "signet::access";
 
 // Only for the 503 health body below, a plain response (signed data is never encoded here).
 #[allow(clippy::disallowed_methods)]
