@@ -83,6 +83,21 @@ struct ServerArgs {
     /// Log format.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
+    #[command(subcommand)]
+    action: Option<ServerAction>,
+}
+
+#[derive(Subcommand)]
+enum ServerAction {
+    /// Write a consistent copy of the SQLite database to DEST, safely while the server
+    /// runs (SQLite's VACUUM INTO). Restore by stopping the server and putting the copy in
+    /// place of the database file. PostgreSQL: use pg_dump.
+    ///
+    /// Takes the same --config/--database as the server, before `backup`.
+    Backup {
+        /// Where to write the copy; must not exist.
+        dest: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -186,12 +201,17 @@ fn server(args: ServerArgs) -> anyhow::Result<()> {
     for warning in &cfg.warnings {
         tracing::warn!("{warning}");
     }
-    let passphrase = passphrase(&cfg)?;
-
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    if let Some(ServerAction::Backup { dest }) = &args.action {
+        runtime.block_on(signet_server::backup(&cfg, dest))?;
+        tracing::info!(backup = %dest.display(), "backup written");
+        return Ok(());
+    }
+    let passphrase = passphrase(&cfg)?;
+
     runtime.block_on(async move {
         signet_server::run(
             cfg,

@@ -463,3 +463,108 @@ fn each_request_writes_one_access_log_line() {
         "no ANSI colours when stderr is not a terminal"
     );
 }
+
+/// `GET {gun}/_trust/tuf/timestamp.key` over plain HTTP: the server's public key for it.
+fn timestamp_key(addr: &str, gun: &str) -> String {
+    let mut conn = std::net::TcpStream::connect(addr).expect("connect");
+    std::io::Write::write_all(
+        &mut conn,
+        format!(
+            "GET /v2/{gun}/_trust/tuf/timestamp.key HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .expect("send");
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut conn, &mut answer).expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .expect("body")
+}
+
+#[test]
+fn one_server_per_sqlite_file_online_backup_restores_and_shutdown_checkpoints() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (child, url) = start(dir.path(), "pw", &["--plain-http"]);
+    let addr = url.strip_prefix("http://").expect("plain").to_owned();
+    let key = timestamp_key(&addr, "example.com/app");
+
+    // A second server on the same file is refused.
+    let (code, err) = run_to_exit(
+        dir.path(),
+        &[("SIGNET_KEY_PASSPHRASE", "pw")],
+        &[
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--plain-http",
+            "--database",
+            "sqlite://signet.db",
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("another signet server is using"), "{err}");
+
+    // An online backup while the first one runs.
+    let (code, err) = run_to_exit(
+        dir.path(),
+        &[],
+        &[
+            "server",
+            "--database",
+            "sqlite://signet.db",
+            "backup",
+            "copy.db",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, err) = run_to_exit(
+        dir.path(),
+        &[],
+        &[
+            "server",
+            "--database",
+            "sqlite://signet.db",
+            "backup",
+            "copy.db",
+        ],
+    );
+    assert_eq!(code, 1, "an existing destination is not overwritten: {err}");
+
+    // Graceful stop: the write-ahead log is folded into the database file.
+    let pid = child.id().to_string();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let mut child = child;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while child.try_wait().expect("wait").is_none() {
+        assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let wal = dir.path().join("signet.db-wal");
+    let wal_len = std::fs::metadata(&wal).map_or(0, |m| m.len());
+    assert_eq!(wal_len, 0, "WAL checkpointed on shutdown");
+
+    // The copy serves the same repository state.
+    let restored = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(
+        dir.path().join("copy.db"),
+        restored.path().join("signet.db"),
+    )
+    .expect("copy");
+    let (child, url) = start(restored.path(), "pw", &["--plain-http"]);
+    let again = timestamp_key(
+        url.strip_prefix("http://").expect("plain"),
+        "example.com/app",
+    );
+    stop(child);
+    assert_eq!(
+        again, key,
+        "the restored database holds the same server key"
+    );
+}

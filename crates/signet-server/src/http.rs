@@ -52,6 +52,9 @@ pub struct AppState {
     pub registry: Registry,
     /// The probes behind `/_notary_server/health`.
     pub health: Health,
+    /// The exclusive lock on a SQLite database file, held while the state lives so that a
+    /// second server cannot open the same file.
+    pub database_lock: Option<std::fs::File>,
 }
 
 /// The router.

@@ -57,6 +57,16 @@ pub enum ServerError {
     /// TLS material.
     #[error("TLS")]
     Tls(#[from] tls::TlsError),
+    /// Another server process holds the SQLite database.
+    #[error(
+        "another signet server is using {}: run one server per SQLite file (use PostgreSQL \
+         for several)",
+        database.display()
+    )]
+    InUse {
+        /// The database file.
+        database: std::path::PathBuf,
+    },
     /// A SQLite database this server ran on before is gone.
     #[error(
         "the database {} existed but is gone (it is listed in {}): restore it from a backup, \
@@ -108,6 +118,7 @@ impl ServerError {
                 )
                 | Self::Listen { .. }
                 | Self::Vanished { .. }
+                | Self::InUse { .. }
         )
     }
 }
@@ -125,6 +136,7 @@ pub async fn build(
 ) -> Result<Arc<AppState>, ServerError> {
     cfg.validate()?;
     let sqlite_file = signet_store::sqlite_path(&cfg.storage.db_url);
+    let mut database_lock = None;
     if let Some(db) = &sqlite_file {
         check_database_not_vanished(&cfg.server.state_dir, db)?;
         if let Some(dir) = db.parent() {
@@ -133,6 +145,7 @@ pub async fn build(
                 source,
             })?;
         }
+        database_lock = Some(lock_database(db)?);
     }
     let location = database_location(&cfg.storage.db_url);
     let store = Store::connect(&cfg.storage.db_url)
@@ -191,6 +204,7 @@ pub async fn build(
         metrics,
         registry,
         health,
+        database_lock,
     });
     let follower = state.clone();
     tokio::spawn(async move { follower.service.follow_changes().await });
@@ -201,6 +215,33 @@ pub async fn build(
 /// connect error then says why).
 pub fn database_location(url: &str) -> String {
     signet_store::describe_url(url).unwrap_or_else(|_| "(invalid URL)".to_owned())
+}
+
+/// Takes the exclusive lock `<db>.lock`: one server process per SQLite file (the single
+/// writer connection is what keeps SQLite's writes ordered and its caches coherent).
+fn lock_database(db: &std::path::Path) -> Result<std::fs::File, ServerError> {
+    let mut path = db.as_os_str().to_owned();
+    path.push(".lock");
+    let path = std::path::PathBuf::from(path);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| ServerError::Io {
+            what: format!("opening {}", path.display()),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(ServerError::InUse {
+            database: db.to_owned(),
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(ServerError::Io {
+            what: format!("locking {}", path.display()),
+            source,
+        }),
+    }
 }
 
 /// The file in the state directory listing the SQLite databases this server has run on.
@@ -241,6 +282,48 @@ fn remember_database(state_dir: &std::path::Path, db: &std::path::Path) -> Resul
         .open(&marker)
         .map_err(io)?;
     std::io::Write::write_all(&mut f, format!("{}\n", db.display()).as_bytes()).map_err(io)
+}
+
+/// Writes a consistent copy of the configured SQLite database to `dest` (which must not
+/// exist), safely while a server is running on it.
+///
+/// # Errors
+///
+/// No SQLite database at the configured URL (PostgreSQL: use `pg_dump`), `dest` exists or
+/// cannot be written.
+pub async fn backup(cfg: &Config, dest: &std::path::Path) -> Result<(), ServerError> {
+    let location = database_location(&cfg.storage.db_url);
+    let store_err = |source| ServerError::Store {
+        location: location.clone(),
+        source,
+    };
+    let Some(db) = signet_store::sqlite_path(&cfg.storage.db_url) else {
+        return Err(store_err(signet_store::StoreError::Unsupported {
+            what: "backup of a database that is not a SQLite file: use pg_dump for PostgreSQL",
+        }));
+    };
+    if !db.exists() {
+        return Err(ServerError::Io {
+            what: format!("no database at {}", db.display()),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        });
+    }
+    if dest.exists() {
+        return Err(ServerError::Io {
+            what: format!("backup destination {}", dest.display()),
+            source: std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+        });
+    }
+    let dest = std::path::absolute(dest).map_err(|source| ServerError::Io {
+        what: format!("backup destination {}", dest.display()),
+        source,
+    })?;
+    let store = Store::connect(&cfg.storage.db_url)
+        .await
+        .map_err(store_err)?;
+    let result = store.backup_to(&dest).await.map_err(store_err);
+    store.close().await;
+    result
 }
 
 /// What [`run`] reports once it listens.
@@ -303,9 +386,9 @@ pub async fn run(
         generated_ca,
         database: database_location(&cfg.storage.db_url),
     });
-    signet_service::serve::serve(
+    let served = signet_service::serve::serve(
         listener,
-        http::app(state),
+        http::app(state.clone()),
         transport,
         ServeOptions {
             header_timeout: Duration::from_secs(cfg.server.header_timeout_secs),
@@ -315,8 +398,9 @@ pub async fn run(
         },
         shutdown,
     )
-    .await
-    .map_err(|source| ServerError::Io {
+    .await;
+    state.service.close().await;
+    served.map_err(|source| ServerError::Io {
         what: "serving".to_owned(),
         source,
     })

@@ -71,6 +71,11 @@ pub struct TrustService {
 }
 
 impl TrustService {
+    /// Closes the store (checkpointing SQLite's write-ahead log); for shutdown.
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
+
     /// A service over `store`, signing with `keys`.
     pub fn new(store: Store, keys: KeyService, clock: Clock) -> Self {
         let gate = (store.backend() != Backend::Sqlite).then(FreshnessGate::new);

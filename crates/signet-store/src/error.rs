@@ -102,6 +102,12 @@ pub enum StoreError {
          database (importing notary-server data is planned as `signet migrate`)"
     )]
     NotarySchema,
+    /// The operation does not exist on this backend.
+    #[error("not supported: {what}")]
+    Unsupported {
+        /// What was asked, and what to do instead.
+        what: &'static str,
+    },
     /// A schema migration step failed. The step was rolled back entirely: the database is
     /// still at `version - 1`.
     #[error("schema migration to version {version} ({name}) failed")]

@@ -319,6 +319,31 @@ impl Store {
         self
     }
 
+    /// Writes a consistent copy of a SQLite database to `dest` while it is in use
+    /// (`VACUUM INTO`): a complete, compact database file that a server can open as it is.
+    /// `dest` must not exist.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unsupported`] on PostgreSQL (use `pg_dump`); [`StoreError::Database`]
+    /// if the copy cannot be written (nothing is left at `dest` then).
+    pub async fn backup_to(&self, dest: &std::path::Path) -> Result<(), StoreError> {
+        let Inner::Sqlite { write, .. } = &self.inner else {
+            return Err(StoreError::Unsupported {
+                what: "backup of a PostgreSQL database: use pg_dump",
+            });
+        };
+        let target = dest.to_string_lossy().into_owned();
+        let result = sqlx::query("VACUUM INTO $1")
+            .bind(&target)
+            .execute(write)
+            .await;
+        if let Err(source) = result {
+            return Err(StoreError::from_sqlx(Backend::Sqlite, "backup", source));
+        }
+        Ok(())
+    }
+
     /// The schema version recorded in the database.
     ///
     /// # Errors
@@ -353,11 +378,19 @@ impl Store {
     }
 
     /// Closes all pooled connections; later calls fail with [`StoreError::Unavailable`].
-    /// Dropping every clone of the store has the same effect, without waiting.
+    /// On SQLite the write-ahead log is checkpointed into the database file first, so the
+    /// file alone is a complete copy once the server has stopped. Dropping every clone of
+    /// the store closes too, without waiting or checkpointing.
     pub async fn close(&self) {
         match &self.inner {
             Inner::Sqlite { read, write } => {
                 read.close().await;
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(write)
+                    .await
+                {
+                    tracing::warn!(error = %e, "checkpointing the SQLite write-ahead log failed");
+                }
                 write.close().await;
             }
             Inner::Postgres(pool) => pool.close().await,
