@@ -61,7 +61,15 @@ struct RawConfig {
     #[serde(default)]
     server: RawServer,
     #[serde(default)]
+    logging: RawLogging,
+    #[serde(default)]
     storage: RawStorage,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawLogging {
+    #[serde(default)]
+    level: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -114,6 +122,8 @@ pub struct SignerConfig {
     pub client_ca_file: PathBuf,
     /// Key storage.
     pub storage: Storage,
+    /// `logging.level` (`debug`, `info`, …), if set.
+    pub log_level: Option<String>,
 }
 
 impl SignerConfig {
@@ -237,6 +247,7 @@ impl SignerConfig {
             tls_key_file,
             client_ca_file,
             storage,
+            log_level: Some(raw.logging.level).filter(|l| !l.is_empty()),
         })
     }
 }

@@ -68,6 +68,26 @@ pub enum SignerError {
     Serve(#[from] server::ServeError),
 }
 
+impl SignerError {
+    /// Whether the operator's configuration is at fault (bad file, TLS material, database
+    /// URL, missing or wrong passphrase) rather than something at run time.
+    pub fn is_configuration(&self) -> bool {
+        match self {
+            Self::Config(_) | Self::Tls(_) | Self::Bind { .. } => true,
+            Self::Store(e) => matches!(
+                e,
+                signet_store::StoreError::InvalidUrl { .. }
+                    | signet_store::StoreError::SchemaTooNew { .. }
+            ),
+            Self::Keys(e) => matches!(
+                e,
+                keys::KeyError::NoPassphrase { .. } | keys::KeyError::WrongPassphrase { .. }
+            ),
+            Self::Serve(_) => false,
+        }
+    }
+}
+
 /// A signer bound to its address, with its keys open, not yet serving.
 #[derive(Debug)]
 pub struct Signer {
