@@ -206,6 +206,50 @@ fn go_notary_server_with_signet_signer_matches_go_notary_signer() {
         "signet signer refused a signature notary-server asked for:\n{}",
         signer.log_tail()
     );
+    // notary-server with a client certificate from another CA gets nothing from the signer:
+    // it cannot create a repository's timestamp key, so `notary init -p` fails.
+    let rogue = TestCa::new(&setup, "rogue").client("notary-server");
+    let rogue_port = free_port();
+    let rogue_url = format!("https://127.0.0.1:{rogue_port}");
+    let mut config = config;
+    config["server"]["http_addr"] = format!("127.0.0.1:{rogue_port}").into();
+    config["trust_service"]["tls_client_cert"] = serde_json::json!(rogue.cert);
+    config["trust_service"]["tls_client_key"] = serde_json::json!(rogue.key);
+    let rogue_config = setup.join("server-rogue.json");
+    fs::write(&rogue_config, config.to_string()).expect("write rogue server config");
+    let rogue_setup = setup.join("rogue");
+    fs::create_dir_all(&rogue_setup).expect("rogue dir");
+    let rogue_server = start_go_server(&rogue_setup, &rogue_config, &rogue_url, &ca.cert);
+    let out = Command::new("notary")
+        .args(["-s", &rogue_url, "--tlscacert"])
+        .arg(&ca.cert)
+        .arg("-d")
+        .arg(rogue_setup.join("trust"))
+        .args(["init", "example.com/rogue/app", "-p"])
+        .env("NOTARY_ROOT_PASSPHRASE", "rogue-root-pass")
+        .env("NOTARY_TARGETS_PASSPHRASE", "rogue-targets-pass")
+        .env("NOTARY_SNAPSHOT_PASSPHRASE", "rogue-snapshot-pass")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run notary");
+    assert!(
+        !out.status.success(),
+        "notary init through a notary-server with a foreign client certificate succeeded:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = fs::read_to_string(&signer.log).expect("signer log");
+    assert!(
+        log.contains("TLS handshake refused"),
+        "the signer did not refuse the foreign client:\n{}\nnotary-server log:\n{}",
+        signer.log_tail(),
+        rogue_server.log_tail()
+    );
+    assert!(
+        !log.contains("example.com/rogue/app"),
+        "the signer served the foreign client"
+    );
+
     // Sealed at rest: the database is private.
     let db = setup.join("signer.db");
     use std::os::unix::fs::PermissionsExt as _;
