@@ -43,8 +43,32 @@ enum Command {
     /// <state-dir>/tls on first run and prints where the CA is, for clients to trust.
     #[command(verbatim_doc_comment)]
     Server(ServerArgs),
+    /// Run the signer: a drop-in for notary-signer (its gRPC API over mutual TLS).
+    ///
+    /// Configuration is notary-signer's JSON file: server.grpc_addr, server.tls_cert_file,
+    /// server.tls_key_file, server.client_ca_file (required: only clients with a certificate
+    /// from that CA are served), storage.backend (sqlite3, postgres or memory),
+    /// storage.db_url and storage.default_alias.
+    ///
+    /// Keys are sealed at rest under the passphrase of their alias, read from
+    /// NOTARY_SIGNER_<ALIAS> (or SIGNET_SIGNER_<ALIAS>), alias upper-cased.
+    #[command(verbatim_doc_comment)]
+    Signer(SignerArgs),
     #[command(flatten)]
     Notary(notary::NotaryCommand),
+}
+
+#[derive(Args)]
+struct SignerArgs {
+    /// JSON configuration file (notary-signer layout).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    config: PathBuf,
+    /// Address to listen on instead of server.grpc_addr; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+    /// Log format.
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
 }
 
 #[derive(Args)]
@@ -122,6 +146,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let json_logs = match &cli.command {
         Command::Server(args) => matches!(args.log_format, LogFormat::Json),
+        Command::Signer(args) => matches!(args.log_format, LogFormat::Json),
         Command::Notary(_) => false,
     };
     let result = match cli.command {
@@ -135,6 +160,7 @@ fn main() -> ExitCode {
             };
         }
         Command::Server(args) => server(args),
+        Command::Signer(args) => signer(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -149,6 +175,8 @@ fn main() -> ExitCode {
             if e.downcast_ref::<UsageError>().is_some()
                 || e.downcast_ref::<signet_server::ServerError>()
                     .is_some_and(signet_server::ServerError::is_configuration)
+                || e.downcast_ref::<signet_signer::SignerError>()
+                    .is_some_and(signet_signer::SignerError::is_configuration)
             {
                 ExitCode::from(2)
             } else {
@@ -156,6 +184,39 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+fn signer(args: SignerArgs) -> anyhow::Result<()> {
+    let mut cfg =
+        signet_signer::config::SignerConfig::load(&args.config, |k| std::env::var(k).ok())
+            .map_err(|e| UsageError(e.to_string()))?;
+    if let Some(addr) = args.listen {
+        cfg.grpc_addr = addr;
+    }
+    signet_service::logging::init(
+        match args.log_format {
+            LogFormat::Text => signet_service::logging::LogFormat::Text,
+            LogFormat::Json => signet_service::logging::LogFormat::Json,
+        },
+        cfg.log_level.as_deref(),
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let signer = signet_signer::Signer::start(&cfg).await?;
+        // The one line on stdout: scripts and tests read the address from it.
+        println!("signet signer listening on {}", signer.local_addr());
+        let shutdown = signet_service::shutdown::Shutdown::new();
+        let trigger = shutdown.clone();
+        tokio::spawn(async move {
+            signet_service::shutdown::signal().await;
+            trigger.trigger();
+        });
+        signer.run(shutdown).await
+    })?;
+    Ok(())
 }
 
 fn server(args: ServerArgs) -> anyhow::Result<()> {

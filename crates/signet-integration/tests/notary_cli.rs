@@ -21,7 +21,7 @@ const LAST_STEP: &str = "== autoinit.list-fresh\n";
 const NULL_KEYIDS_PUBLISHED: &str = "== delegation.publish-no-keys\nexit=0\n";
 
 /// A clean per-test directory under `target/tmp/` (kept after the run for inspection).
-fn fresh_artifact_dir(test: &str) -> PathBuf {
+pub(crate) fn fresh_artifact_dir(test: &str) -> PathBuf {
     let dir = util::artifact_dir(test);
     fs::remove_dir_all(&dir).unwrap_or_else(|e| panic!("cannot clean {}: {e}", dir.display()));
     fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
@@ -34,11 +34,11 @@ fn unique_prefix() -> String {
 }
 
 /// Runs the scenario against `url` in `dir/<label>` and returns the transcript.
-fn scenario(label: &str, url: &str, ca: &Path, dir: &Path) -> String {
+pub(crate) fn scenario(label: &str, url: &str, ca: &Path, dir: &Path) -> String {
     util::run_notary_cli(url, ca, &dir.join(label), &unique_prefix())
 }
 
-fn check_go_reference(go: &str, dir: &Path) {
+pub(crate) fn check_go_reference(go: &str, dir: &Path) {
     assert!(
         go.starts_with(FIRST_BLOCK) && go.contains(LAST_STEP) && go.contains(NULL_KEYIDS_PUBLISHED),
         "the reference run against the Go notary-server did not work itself (see {}):\n{go}",

@@ -3,4 +3,5 @@ mod docker_trust;
 mod notary_cli;
 mod notary_compat;
 mod replicas;
+mod signer;
 mod util;

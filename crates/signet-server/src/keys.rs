@@ -4,21 +4,21 @@
 //! [`KeyService`] is the one interface signing goes through. Today it has one backend,
 //! [`LocalKeys`]: keys generated here and kept in the database, each private key sealed
 //! with AES-256-GCM under a key-encryption key derived (PBKDF2-HMAC-SHA256) from an
-//! operator passphrase. A remote signer (notary-signer's gRPC API) becomes a second
-//! variant of [`KeyService`]; callers do not change.
+//! operator passphrase (the `signet_store::seal` module, shared with the signer). A remote
+//! signer (notary-signer's gRPC API) becomes a second variant of [`KeyService`]; callers do
+//! not change.
 //!
 //! Plaintext private keys exist only in memory, are never logged, and the PKCS#8 bytes
 //! are zeroized after the key pair is built.
 
 use std::collections::HashMap;
-use std::num::NonZeroU32;
 use std::sync::{Arc, RwLock};
 
-use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use ring::rand::{SecureRandom, SystemRandom};
+use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
 use signet_core::metadata::Base64Bytes;
 use signet_core::{KeyId, KeyType, PublicKey, Signature};
+use signet_store::seal::{Kek, KekSettings, SealError};
 use signet_store::{NewServerKey, ServerKey, Store, StoreError};
 use zeroize::Zeroizing;
 
@@ -123,7 +123,7 @@ impl KeyService {
 /// Keys kept in the server's database, sealed under a key-encryption key.
 pub struct LocalKeys {
     store: Store,
-    kek: LessSafeKey,
+    kek: Kek,
     algorithm: KeyAlgorithm,
     rng: SystemRandom,
     cache: RwLock<HashMap<String, Arc<LoadedKey>>>,
@@ -142,11 +142,11 @@ enum Pair {
     Ed25519(Ed25519KeyPair),
 }
 
-const KEK_SALT: &str = "kek.salt";
-const KEK_CHECK: &str = "kek.check";
-const KEK_CHECK_PLAINTEXT: &[u8] = b"signet key-encryption check v1";
-const PBKDF2_ITERATIONS: u32 = 210_000;
-const SEALED_VERSION: u8 = 1;
+/// Where the server's KEK salt and check value live (the names predate the shared module).
+const KEK_SETTINGS: KekSettings<'static> = KekSettings {
+    salt: "kek.salt",
+    check: "kek.check",
+};
 
 /// DER prefix of a P-256 SubjectPublicKeyInfo; the 65-byte uncompressed point follows.
 const P256_SPKI_PREFIX: [u8; 26] = [
@@ -163,77 +163,32 @@ impl LocalKeys {
         passphrase: &[u8],
         algorithm: KeyAlgorithm,
     ) -> Result<Self, KeyError> {
-        if passphrase.is_empty() {
-            return Err(KeyError::NoPassphrase);
-        }
-        let rng = SystemRandom::new();
-        let mut salt = [0u8; 16];
-        rng.fill(&mut salt)
-            .map_err(|_| KeyError::Crypto("random"))?;
-        let salt = store.init_setting(KEK_SALT, &salt).await?;
-        let mut kek_bytes = Zeroizing::new([0u8; 32]);
-        let iterations = NonZeroU32::new(PBKDF2_ITERATIONS).ok_or(KeyError::Crypto("pbkdf2"))?;
-        ring::pbkdf2::derive(
-            ring::pbkdf2::PBKDF2_HMAC_SHA256,
-            iterations,
-            &salt,
-            passphrase,
-            kek_bytes.as_mut(),
-        );
-        let kek = LessSafeKey::new(
-            UnboundKey::new(&AES_256_GCM, kek_bytes.as_ref())
-                .map_err(|_| KeyError::Crypto("aead key"))?,
-        );
-        let keys = Self {
+        let kek = Kek::open(&store, passphrase, KEK_SETTINGS)
+            .await
+            .map_err(|e| match e {
+                SealError::NoPassphrase => KeyError::NoPassphrase,
+                SealError::WrongPassphrase => KeyError::WrongPassphrase,
+                SealError::Store(e) => KeyError::Store(e),
+                SealError::Crypto(what) => KeyError::Crypto(what),
+                _ => KeyError::Crypto("key-encryption key"),
+            })?;
+        Ok(Self {
             store,
             kek,
             algorithm,
-            rng,
+            rng: SystemRandom::new(),
             cache: RwLock::new(HashMap::new()),
-        };
-        let check = keys.seal(KEK_CHECK, KEK_CHECK_PLAINTEXT)?;
-        let stored = keys.store.init_setting(KEK_CHECK, &check).await?;
-        match keys.open_sealed(KEK_CHECK, &stored) {
-            Some(p) if p.as_slice() == KEK_CHECK_PLAINTEXT => Ok(keys),
-            _ => Err(KeyError::WrongPassphrase),
-        }
+        })
     }
 
     fn seal(&self, context: &str, plaintext: &[u8]) -> Result<Vec<u8>, KeyError> {
-        let mut nonce = [0u8; NONCE_LEN];
-        self.rng
-            .fill(&mut nonce)
-            .map_err(|_| KeyError::Crypto("random"))?;
-        let mut buf = plaintext.to_vec();
         self.kek
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(context.as_bytes()),
-                &mut buf,
-            )
-            .map_err(|_| KeyError::Crypto("seal"))?;
-        let mut out = Vec::with_capacity(1 + NONCE_LEN + buf.len());
-        out.push(SEALED_VERSION);
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&buf);
-        Ok(out)
+            .seal(context.as_bytes(), plaintext)
+            .map_err(|_| KeyError::Crypto("seal"))
     }
 
     fn open_sealed(&self, context: &str, sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
-        let (&version, rest) = sealed.split_first()?;
-        if version != SEALED_VERSION || rest.len() < NONCE_LEN {
-            return None;
-        }
-        let (nonce, ct) = rest.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
-        let mut buf = Zeroizing::new(ct.to_vec());
-        let len = self
-            .kek
-            .open_in_place(nonce, Aad::from(context.as_bytes()), buf.as_mut_slice())
-            .ok()?
-            .len();
-        buf.truncate(len);
-        Some(buf)
+        self.kek.open_sealed(context.as_bytes(), sealed)
     }
 
     async fn unused_or_create(&self, gun: &str, role: &str) -> Result<PublicKey, KeyError> {
@@ -625,7 +580,7 @@ mod tests {
                 assert!(keys.open_sealed(&context, &bad).is_none(), "flip at {i}");
             }
         }
-        for len in [0, 1, 1 + NONCE_LEN, sealed.len() - 1] {
+        for len in [0, 1, 1 + ring::aead::NONCE_LEN, sealed.len() - 1] {
             assert!(
                 keys.open_sealed(&context, &sealed[..len]).is_none(),
                 "length {len}"

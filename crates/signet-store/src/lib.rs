@@ -54,6 +54,7 @@
 mod error;
 mod model;
 mod schema;
+pub mod seal;
 mod url;
 
 use std::collections::HashSet;
@@ -73,9 +74,12 @@ use sqlx::{Database, Transaction};
 use crate::error::TxError;
 pub use crate::error::{Backend, StoreError};
 pub use crate::model::{
-    Change, ChangeCategory, MetaRecord, NewRecord, NewServerKey, ServerKey, UnixMicros,
+    Change, ChangeCategory, MetaRecord, NewRecord, NewServerKey, NewSignerKey, ServerKey,
+    SignerKey, UnixMicros,
 };
-use crate::model::{change_from_row, key_from_row, meta_from_row, setting_from_row};
+use crate::model::{
+    change_from_row, key_from_row, meta_from_row, setting_from_row, signer_key_from_row,
+};
 pub use crate::schema::{MIGRATIONS, Migration, SCHEMA_VERSION};
 use crate::url::DbUrl;
 pub use crate::url::{describe as describe_url, sqlite_path};
@@ -135,6 +139,20 @@ const KEY_INSERT: &str = "INSERT INTO server_keys
 (key_id, gun, role, algorithm, public_key, private_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 const KEY_MARK_USED: &str =
     "UPDATE server_keys SET last_used = $1 WHERE key_id = $2 AND last_used IS NULL";
+
+const SIGNER_KEY_COLUMNS: &str = "SELECT key_id, gun, role, algorithm, passphrase_alias, \
+public_key, private_key, created_at, last_used FROM signer_keys";
+const SIGNER_KEY_BY_ID: &str = "SELECT key_id, gun, role, algorithm, passphrase_alias, \
+public_key, private_key, created_at, last_used FROM signer_keys WHERE key_id = $1";
+const SIGNER_KEYS_UNUSED: &str = "SELECT key_id, gun, role, algorithm, passphrase_alias, \
+public_key, private_key, created_at, last_used FROM signer_keys \
+WHERE gun = $1 AND role = $2 AND algorithm = $3 AND last_used IS NULL";
+const SIGNER_KEY_INSERT: &str = "INSERT INTO signer_keys \
+(key_id, gun, role, algorithm, passphrase_alias, public_key, private_key, created_at) \
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+const SIGNER_KEY_MARK_USED: &str =
+    "UPDATE signer_keys SET last_used = $1 WHERE key_id = $2 AND last_used IS NULL";
+const SIGNER_KEY_DELETE: &str = "DELETE FROM signer_keys WHERE key_id = $1";
 
 const SETTING_SELECT: &str = "SELECT value FROM signet_settings WHERE name = $1";
 const SETTING_INSERT: &str =
@@ -747,6 +765,118 @@ impl Store {
                 .execute(&mut **tx)
                 .await?;
             Ok(())
+        })
+    }
+
+    /// Stores a key of the signer.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] if the key id is already stored (a unique violation);
+    /// [`StoreError::Unavailable`].
+    pub async fn insert_signer_key(&self, key: &NewSignerKey) -> Result<(), StoreError> {
+        let now = self.clock.now_micros();
+        in_write_tx!(self, "insert_signer_key", |tx| {
+            sqlx::query(SIGNER_KEY_INSERT)
+                .bind(key.key_id.as_str())
+                .bind(key.gun.as_str())
+                .bind(key.role.as_str())
+                .bind(key.algorithm.as_str())
+                .bind(key.passphrase_alias.as_str())
+                .bind(key.public.as_slice())
+                .bind(key.private.as_slice())
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// The signer key with id `key_id`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] or [`StoreError::Database`].
+    pub async fn signer_key(&self, key_id: &str) -> Result<Option<SignerKey>, StoreError> {
+        with_reader!(self, "signer_key", |pool| {
+            let row = sqlx::query(SIGNER_KEY_BY_ID)
+                .bind(key_id)
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(signer_key_from_row).transpose()
+        })
+    }
+
+    /// Every signer key, in no particular order (for tools and tests).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] or [`StoreError::Database`].
+    pub async fn signer_keys(&self) -> Result<Vec<SignerKey>, StoreError> {
+        with_reader!(self, "signer_keys", |pool| {
+            let rows = sqlx::query(SIGNER_KEY_COLUMNS).fetch_all(pool).await?;
+            rows.iter()
+                .map(signer_key_from_row)
+                .collect::<Result<Vec<_>, _>>()
+        })
+    }
+
+    /// The never-used signer key for `(gun, role, algorithm)` with the lowest key id (byte
+    /// order), if any: notary-signer hands such a key out again instead of generating another.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] or [`StoreError::Database`].
+    pub async fn unused_signer_key(
+        &self,
+        gun: &str,
+        role: &str,
+        algorithm: &str,
+    ) -> Result<Option<SignerKey>, StoreError> {
+        let keys = with_reader!(self, "unused_signer_key", |pool| {
+            let rows = sqlx::query(SIGNER_KEYS_UNUSED)
+                .bind(gun)
+                .bind(role)
+                .bind(algorithm)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(signer_key_from_row)
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        Ok(keys.into_iter().min_by(|a, b| a.key_id.cmp(&b.key_id)))
+    }
+
+    /// Records that signer key `key_id` has signed, if it was not already recorded; an
+    /// unknown key id is ignored.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] or [`StoreError::Database`].
+    pub async fn mark_signer_key_used(&self, key_id: &str) -> Result<(), StoreError> {
+        let now = self.clock.now_micros();
+        in_write_tx!(self, "mark_signer_key_used", |tx| {
+            sqlx::query(SIGNER_KEY_MARK_USED)
+                .bind(now)
+                .bind(key_id)
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// Deletes signer key `key_id`; returns whether a row was deleted.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] or [`StoreError::Database`].
+    pub async fn delete_signer_key(&self, key_id: &str) -> Result<bool, StoreError> {
+        in_write_tx!(self, "delete_signer_key", |tx| {
+            let done = sqlx::query(SIGNER_KEY_DELETE)
+                .bind(key_id)
+                .execute(&mut **tx)
+                .await?;
+            Ok(done.rows_affected() > 0)
         })
     }
 

@@ -182,6 +182,102 @@ impl fmt::Debug for NewServerKey {
     }
 }
 
+/// A key held by the signer (a row of `signer_keys`), its private part sealed by the caller.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SignerKey {
+    /// The TUF key id (unique).
+    pub key_id: String,
+    /// The repository the key was created for.
+    pub gun: String,
+    /// The role the key was created for.
+    pub role: String,
+    /// The key type: `ecdsa`, `ed25519` or `rsa`.
+    pub algorithm: String,
+    /// The passphrase alias the private part is sealed under.
+    pub passphrase_alias: String,
+    /// The public key bytes (TUF `keyval.public`).
+    pub public: Vec<u8>,
+    /// The private key, sealed by the caller; this crate never sees plaintext.
+    pub private: Vec<u8>,
+    /// When the key was stored.
+    pub created_at: UnixMicros,
+    /// When the key first signed, if ever.
+    pub last_used: Option<UnixMicros>,
+}
+
+impl fmt::Debug for SignerKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignerKey")
+            .field("key_id", &self.key_id)
+            .field("gun", &self.gun)
+            .field("role", &self.role)
+            .field("algorithm", &self.algorithm)
+            .field("passphrase_alias", &self.passphrase_alias)
+            .field("public", &self.public)
+            .field("private", &format_args!("<encrypted>"))
+            .field("created_at", &self.created_at)
+            .field("last_used", &self.last_used)
+            .finish()
+    }
+}
+
+/// A signer key to store with [`Store::insert_signer_key`](crate::Store::insert_signer_key).
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewSignerKey {
+    /// The TUF key id; must be unique in the database.
+    pub key_id: String,
+    /// The repository the key is for.
+    pub gun: String,
+    /// The role the key is for.
+    pub role: String,
+    /// The key type.
+    pub algorithm: String,
+    /// The passphrase alias the private part is sealed under.
+    pub passphrase_alias: String,
+    /// The public key bytes.
+    pub public: Vec<u8>,
+    /// The private key, already sealed by the caller.
+    pub private: Vec<u8>,
+}
+
+impl fmt::Debug for NewSignerKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewSignerKey")
+            .field("key_id", &self.key_id)
+            .field("gun", &self.gun)
+            .field("role", &self.role)
+            .field("algorithm", &self.algorithm)
+            .field("passphrase_alias", &self.passphrase_alias)
+            .field("public", &self.public)
+            .field("private", &format_args!("<encrypted>"))
+            .finish()
+    }
+}
+
+/// Decodes the columns of `signer_keys`.
+pub(crate) fn signer_key_from_row<'r, R>(row: &'r R) -> Result<SignerKey, sqlx::Error>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    Option<i64>: Decode<'r, R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let last_used: Option<i64> = row.try_get("last_used")?;
+    Ok(SignerKey {
+        key_id: row.try_get("key_id")?,
+        gun: row.try_get("gun")?,
+        role: row.try_get("role")?,
+        algorithm: row.try_get("algorithm")?,
+        passphrase_alias: row.try_get("passphrase_alias")?,
+        public: row.try_get("public_key")?,
+        private: row.try_get("private_key")?,
+        created_at: UnixMicros(row.try_get("created_at")?),
+        last_used: last_used.map(UnixMicros),
+    })
+}
+
 /// Reads a `BIGINT` column that holds a non-negative version.
 fn version_column<'r, R>(row: &'r R, column: &'static str) -> Result<u64, sqlx::Error>
 where

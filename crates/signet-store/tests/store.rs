@@ -1030,8 +1030,8 @@ async fn schema_is_idempotent_and_refuses_newer(db: &TestDb) {
     match Store::connect(&db.url).await {
         Err(StoreError::SchemaTooNew {
             found: 99,
-            supported: 1,
-        }) => {}
+            supported,
+        }) if supported == signet_store::SCHEMA_VERSION => {}
         other => panic!("expected SchemaTooNew, got {other:?}"),
     }
 }
@@ -1110,7 +1110,7 @@ async fn sqlite_file_is_created_private_in_wal_mode() {
         .fetch_one(&mut conn)
         .await
         .unwrap();
-    assert_eq!(version, 1);
+    assert_eq!(version, signet_store::SCHEMA_VERSION);
     conn.close().await.unwrap();
 }
 

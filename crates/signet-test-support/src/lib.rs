@@ -31,6 +31,7 @@
 //! validate_update(repo.gun(), &RepoState::default(), uploads, now, &RingVerifier).unwrap();
 //! ```
 
+pub mod pki;
 pub mod postgres;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,258 @@
+//! Interop: the Go notary-server with `trust_service.type = "remote"` pointing at
+//! `signet signer` runs the whole notary CLI scenario (`tests/interop/notary-cli.sh`: init,
+//! publish, delegations, `key rotate <gun> snapshot -r` and `timestamp -r`, root rotation,
+//! deletes, list) with the same normalized transcript as the peers' Go notary-server, which
+//! uses the Go notary-signer.
+//!
+//! Everything on the signet side is started here: a test PKI (its own CA, the signer's
+//! certificate, notary-server's client certificate and HTTPS certificate), `signet signer` on
+//! SQLite with a passphrase alias, and a Go notary-server of its own on a free port (memory
+//! storage). Needs the peers' Go notary-server on 127.0.0.1:4443 as the reference, the
+//! `notary` and `notary-server` binaries, and a built `signet` (`cargo build -p signet-cli`).
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use signet_test_support::pki::TestCa;
+
+use crate::notary_cli::{check_go_reference, fresh_artifact_dir, scenario};
+use crate::util;
+
+const LISTENING_PREFIX: &str = "signet signer listening on ";
+const ALIAS: &str = "timestamp_1";
+
+/// A child process killed on drop, with its log file.
+struct Proc {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Proc {
+    fn log_tail(&self) -> String {
+        let text = fs::read_to_string(&self.log).unwrap_or_default();
+        let start = text.len().saturating_sub(6000);
+        text.get(start..).unwrap_or(&text).to_owned()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `signet signer -c config` and returns it with its port.
+fn start_signer(dir: &Path, config: &Path) -> (Proc, u16) {
+    let log = dir.join("signet-signer.log");
+    let mut child = Command::new(util::signet_binary())
+        .args(["signer", "-c"])
+        .arg(config)
+        .env(
+            format!("NOTARY_SIGNER_{}", ALIAS.to_uppercase()),
+            "signer-alias-passphrase",
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(fs::File::create(&log).expect("signer log"))
+        .spawn()
+        .expect("spawn signet signer");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let _ = tx.send(line);
+        }
+    });
+    let proc = Proc { child, log };
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(line) => {
+            let addr = line
+                .strip_prefix(LISTENING_PREFIX)
+                .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+            let port = addr
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .expect("port");
+            (proc, port)
+        }
+        Err(e) => panic!("signet signer did not start ({e}):\n{}", proc.log_tail()),
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// Starts a Go notary-server with `config` and waits until it is healthy.
+fn start_go_server(dir: &Path, config: &Path, url: &str, ca: &Path) -> Proc {
+    let log = dir.join("notary-server.log");
+    let child = Command::new("notary-server")
+        .arg("-config")
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(&log).expect("server log"))
+        .spawn()
+        .expect("spawn notary-server (Debian package `notary`)");
+    let mut proc = Proc { child, log };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok((200, _)) = util::https_get(&format!("{url}/_notary_server/health"), ca) {
+            return proc;
+        }
+        if let Ok(Some(status)) = proc.child.try_wait() {
+            panic!("notary-server exited with {status}:\n{}", proc.log_tail());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "notary-server not healthy at {url}:\n{}",
+            proc.log_tail()
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn go_notary_server_with_signet_signer_matches_go_notary_signer() {
+    let go_url = util::go_notary_url(); // the reference; fail fast
+    let test = "go_notary_server_with_signet_signer_matches_go_notary_signer";
+    let dir = fresh_artifact_dir(test);
+    let setup = dir.join("setup");
+    fs::create_dir_all(&setup).expect("setup dir");
+
+    let ca = TestCa::new(&setup, "it");
+    let signer_tls = ca.server("signer");
+    let server_client = ca.client("notary-server");
+    let server_https = ca.server("notary-server-https");
+
+    let signer_config = setup.join("signer.json");
+    let config = serde_json::json!({
+        "server": {
+            "grpc_addr": "127.0.0.1:0",
+            "tls_cert_file": signer_tls.cert,
+            "tls_key_file": signer_tls.key,
+            "client_ca_file": ca.cert,
+        },
+        "logging": { "level": "info" },
+        "storage": { "backend": "sqlite3", "db_url": "signer.db", "default_alias": ALIAS },
+    });
+    fs::write(&signer_config, config.to_string()).expect("write signer config");
+    let (signer, signer_port) = start_signer(&setup, &signer_config);
+
+    let port = free_port();
+    let url = format!("https://127.0.0.1:{port}");
+    let server_config = setup.join("server.json");
+    let config = serde_json::json!({
+        "server": {
+            "http_addr": format!("127.0.0.1:{port}"),
+            "tls_cert_file": server_https.cert,
+            "tls_key_file": server_https.key,
+        },
+        "trust_service": {
+            "type": "remote",
+            "hostname": "127.0.0.1",
+            "port": signer_port.to_string(),
+            "key_algorithm": "ecdsa",
+            "tls_ca_file": ca.cert,
+            "tls_client_cert": server_client.cert,
+            "tls_client_key": server_client.key,
+        },
+        "logging": { "level": "info" },
+        "storage": { "backend": "memory" },
+    });
+    fs::write(&server_config, config.to_string()).expect("write server config");
+    let server = start_go_server(&setup, &server_config, &url, &ca.cert);
+
+    let go_ca = util::peer_certs().ca;
+    let (go, ours) = util::in_parallel(
+        || scenario("go", &go_url, &go_ca, &dir),
+        || scenario("signet-signer", &url, &ca.cert, &dir),
+    );
+    check_go_reference(&go, &dir);
+    if go != ours {
+        let diff = util::unified_diff(&dir, "go.txt", &go, "signet-signer.txt", &ours);
+        panic!(
+            "notary CLI transcripts differ between Go notary-server + notary-signer (---) and \
+             Go notary-server + signet signer (+++).\nArtifacts: {}\n\n{diff}\n\
+             signet signer log (tail):\n{}\nnotary-server log (tail):\n{}",
+            dir.display(),
+            signer.log_tail(),
+            server.log_tail()
+        );
+    }
+
+    // The keys really came from signet signer: it created and signed.
+    let log = fs::read_to_string(&signer.log).expect("signer log");
+    for rpc in ["CreateKey", "Sign"] {
+        assert!(
+            log.contains(rpc),
+            "signet signer never served {rpc}:\n{}",
+            signer.log_tail()
+        );
+    }
+    assert!(
+        !log.contains("Sign refused"),
+        "signet signer refused a signature notary-server asked for:\n{}",
+        signer.log_tail()
+    );
+    // notary-server with a client certificate from another CA gets nothing from the signer:
+    // it cannot create a repository's timestamp key, so `notary init -p` fails.
+    let rogue = TestCa::new(&setup, "rogue").client("notary-server");
+    let rogue_port = free_port();
+    let rogue_url = format!("https://127.0.0.1:{rogue_port}");
+    let mut config = config;
+    config["server"]["http_addr"] = format!("127.0.0.1:{rogue_port}").into();
+    config["trust_service"]["tls_client_cert"] = serde_json::json!(rogue.cert);
+    config["trust_service"]["tls_client_key"] = serde_json::json!(rogue.key);
+    let rogue_config = setup.join("server-rogue.json");
+    fs::write(&rogue_config, config.to_string()).expect("write rogue server config");
+    let rogue_setup = setup.join("rogue");
+    fs::create_dir_all(&rogue_setup).expect("rogue dir");
+    let rogue_server = start_go_server(&rogue_setup, &rogue_config, &rogue_url, &ca.cert);
+    let out = Command::new("notary")
+        .args(["-s", &rogue_url, "--tlscacert"])
+        .arg(&ca.cert)
+        .arg("-d")
+        .arg(rogue_setup.join("trust"))
+        .args(["init", "example.com/rogue/app", "-p"])
+        .env("NOTARY_ROOT_PASSPHRASE", "rogue-root-pass")
+        .env("NOTARY_TARGETS_PASSPHRASE", "rogue-targets-pass")
+        .env("NOTARY_SNAPSHOT_PASSPHRASE", "rogue-snapshot-pass")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run notary");
+    assert!(
+        !out.status.success(),
+        "notary init through a notary-server with a foreign client certificate succeeded:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = fs::read_to_string(&signer.log).expect("signer log");
+    assert!(
+        log.contains("TLS handshake refused"),
+        "the signer did not refuse the foreign client:\n{}\nnotary-server log:\n{}",
+        signer.log_tail(),
+        rogue_server.log_tail()
+    );
+    assert!(
+        !log.contains("example.com/rogue/app"),
+        "the signer served the foreign client"
+    );
+
+    // Sealed at rest: the database is private.
+    let db = setup.join("signer.db");
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = fs::metadata(&db).expect("signer.db").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "signer database mode {mode:o}");
+}
