@@ -18,6 +18,7 @@ use crate::error::ApiError;
 use crate::freshness::FreshnessGate;
 use crate::keys::{KeyError, KeyService};
 use signet_service::Clock;
+use signet_service::errors::chain;
 
 /// One stored file as served: exact bytes and when it was written.
 #[derive(Clone, Debug)]
@@ -96,7 +97,7 @@ impl TrustService {
                 }
             }
             Err(e) => {
-                tracing::warn!(error = %e, "cannot read the changefeed; caching waits for the database")
+                tracing::warn!(error = %chain(&e), "cannot read the changefeed; caching waits for the database")
             }
         }
         gate.run(|| self.apply_changes()).await;
@@ -122,7 +123,7 @@ impl TrustService {
                 true
             }
             Err(e) => {
-                tracing::warn!(error = %e, "cannot read the changefeed; serving from the database");
+                tracing::warn!(error = %chain(&e), "cannot read the changefeed; serving from the database");
                 self.invalidate_all();
                 false
             }
@@ -484,14 +485,15 @@ fn record(role: RoleName, version: u64, bytes: &[u8]) -> NewRecord {
     }
 }
 
+// 5xx details go to the log only (never to the client), with the whole cause.
 fn internal(e: StoreError) -> ApiError {
-    ApiError::Internal(e.to_string())
+    ApiError::Internal(chain(&e))
 }
 
 fn store_err(e: StoreError) -> ApiError {
     match e {
         StoreError::VersionConflict { .. } => ApiError::Version,
-        other => ApiError::Updating(other.to_string()),
+        other => ApiError::Updating(chain(&other)),
     }
 }
 
@@ -500,5 +502,5 @@ fn corrupt(e: impl std::fmt::Display) -> ApiError {
 }
 
 fn key_err(e: KeyError) -> ApiError {
-    ApiError::Internal(e.to_string())
+    ApiError::Internal(chain(&e))
 }

@@ -32,6 +32,7 @@ use signet_server::config::{AuthSection, TokenOptions};
 use signet_server::http::AppState;
 use signet_service::Clock;
 use signet_test_support::postgres::ScratchDatabase;
+use signet_test_support::smallfs::SmallFs;
 use signet_test_support::{
     CertKey, EcdsaKey, Impostor, Signer, TestRepo, multipart, parse_server_key, tamper,
 };
@@ -160,6 +161,8 @@ struct TestDb {
 enum Scratch {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
     Postgres(#[allow(dead_code)] ScratchDatabase),
+    /// A small tmpfs the test can fill.
+    Mounted(SmallFs),
 }
 
 impl TestDb {
@@ -2815,4 +2818,63 @@ async fn auth_not_needed_for_health_and_metrics(b: Backend) {
     let r = srv.get("/metrics").await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.text().contains("signet_http_requests_total"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults
+// ---------------------------------------------------------------------------------------------
+
+/// SQLite on a real filesystem that fills up: the publish that does not fit fails with
+/// Notary's `UPDATING` and changes nothing, health answers 503 while writes fail, and once
+/// space is freed the same publish succeeds and health recovers, with no restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_disk_fails_publish_and_health_then_recovers_without_restart() {
+    let fs = SmallFs::mount(4 << 20);
+    let url = format!("sqlite://{}", fs.path().join("signet.db").display());
+    let db = Arc::new(TestDb {
+        url: url.clone(),
+        _scratch: Scratch::Mounted(fs),
+    });
+    let mut cfg = Config::default();
+    cfg.storage.db_url = url;
+    let srv = Server::open(db.clone(), cfg, Arc::new(AtomicI64::new(START))).await;
+    let (repo, _) = srv.published(GUN).await;
+
+    let names: Vec<String> = (0..3000)
+        .map(|i| format!("release/target-{i:05}"))
+        .collect();
+    let targets: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"x"[..])).collect();
+    let big = repo.targets(2, &targets);
+    assert!(big.len() > 256 * 1024, "{}", big.len());
+
+    let Scratch::Mounted(fs) = &db._scratch else {
+        unreachable!()
+    };
+    let (filler, _) = fs.fill("filler");
+    let before = srv.dump(GUN).await;
+    for _ in 0..2 {
+        let r = srv.post(GUN, &[part("targets", big.clone())]).await;
+        assert_eq!(r.error(500, "UPDATING"), None, "{}", r.text());
+        let health = srv.get("/_notary_server/health").await;
+        assert_eq!(
+            health.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "health while writes fail: {}",
+            health.text()
+        );
+    }
+    assert!(
+        srv.dump(GUN).await == before,
+        "a failed publish changed the repository"
+    );
+
+    std::fs::remove_file(&filler).unwrap();
+    srv.assert_healthy().await;
+    srv.post(GUN, &[part("targets", big.clone())])
+        .await
+        .ok_empty();
+    assert_eq!(srv.get_meta(GUN, "targets.json").await.body, big);
+    let chain = srv.verify_chain(GUN).await;
+    assert_eq!(chain.timestamp.version(), 2);
+    srv.assert_healthy().await;
 }

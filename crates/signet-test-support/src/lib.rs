@@ -32,6 +32,7 @@
 //! ```
 
 pub mod postgres;
+pub mod smallfs;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
