@@ -102,6 +102,9 @@ pub struct TrustSection {
     pub key_algorithm: KeyAlgorithm,
     /// File holding the key-encryption passphrase (else `SIGNET_KEY_PASSPHRASE`).
     pub key_passphrase_file: Option<PathBuf>,
+    /// Days after which a key handed out by `GET …/{role}.key` that never signed is
+    /// deleted, if its repository has no metadata (it never published); 0 = never.
+    pub pending_key_days: u32,
 }
 
 impl Default for TrustSection {
@@ -110,6 +113,7 @@ impl Default for TrustSection {
             kind: "local".to_owned(),
             key_algorithm: KeyAlgorithm::Ecdsa,
             key_passphrase_file: None,
+            pending_key_days: crate::keys::DEFAULT_PENDING_KEY_DAYS,
         }
     }
 }
@@ -292,6 +296,10 @@ impl Config {
                 }
                 "TRUST_SERVICE_KEY_PASSPHRASE_FILE" => {
                     self.trust_service.key_passphrase_file = Some(v.into())
+                }
+                "TRUST_SERVICE_PENDING_KEY_DAYS" => {
+                    self.trust_service.pending_key_days =
+                        v.parse().map_err(|_| bad("expected days"))?;
                 }
                 "CACHING_MAX_AGE_CURRENT_METADATA" => {
                     self.caching.max_age.current_metadata =

@@ -104,7 +104,8 @@ pub async fn build(
         passphrase.as_bytes(),
         cfg.trust_service.key_algorithm,
     )
-    .await?;
+    .await?
+    .with_pending_key_days(cfg.trust_service.pending_key_days);
     let auth = match &cfg.auth {
         Some(a) => Some(auth::TokenAuth::load(&a.options)?),
         None => None,

@@ -134,6 +134,10 @@ const KEYS_FOR: &str =
 FROM server_keys WHERE gun = $1 AND role = $2 ORDER BY id ASC";
 const KEY_INSERT: &str = "INSERT INTO server_keys
 (key_id, gun, role, algorithm, public_key, private_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+// Only keys of GUNs with no stored metadata: a repository that published keeps every key.
+const KEYS_EXPIRE_UNUSED: &str = "DELETE FROM server_keys
+WHERE last_used IS NULL AND created_at < $1
+  AND NOT EXISTS (SELECT 1 FROM tuf_files t WHERE t.gun = server_keys.gun)";
 const KEY_MARK_USED: &str =
     "UPDATE server_keys SET last_used = $1 WHERE key_id = $2 AND last_used IS NULL";
 
@@ -783,6 +787,29 @@ impl Store {
         })
     }
 
+    /// Deletes the never-used keys created before `created_before` of repositories that have
+    /// no stored metadata (they never published, or were deleted): what `GET …/{role}.key`
+    /// leaves behind for a repository that is never initialised. Keys that have signed, and
+    /// every key of a repository with metadata, are kept. Returns how many were deleted.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] or [`StoreError::Database`]; nothing is deleted then.
+    pub async fn expire_unused_keys(&self, created_before: UnixMicros) -> Result<u64, StoreError> {
+        in_write_tx!(self, "expire_unused_keys", |tx| {
+            let done = sqlx::query(KEYS_EXPIRE_UNUSED)
+                .bind(created_before.0)
+                .execute(&mut **tx)
+                .await?;
+            Ok(done.rows_affected())
+        })
+    }
+
+    /// The clock the store writes times from.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
     /// Records that `key_id` has been used, if it was not already; an unknown key id is ignored.
     ///
     /// # Errors
@@ -1118,6 +1145,7 @@ mod tests {
         require_send(store.key(""));
         require_send(store.keys_for("", ""));
         require_send(store.mark_key_used(""));
+        require_send(store.expire_unused_keys(UnixMicros(0)));
         require_send(store.setting(""));
         require_send(store.init_setting("", b""));
     }

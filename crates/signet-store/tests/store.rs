@@ -53,6 +53,7 @@ backend_suite!(
         delete_is_exact,
         changefeed_semantics,
         server_keys_reuse_until_used,
+        unused_keys_of_unpublished_repositories_expire,
         settings_first_value_wins,
         health_and_close,
         schema_is_idempotent_and_refuses_newer,
@@ -70,6 +71,7 @@ backend_suite!(
         delete_is_exact,
         changefeed_semantics,
         server_keys_reuse_until_used,
+        unused_keys_of_unpublished_repositories_expire,
         settings_first_value_wins,
         health_and_close,
     ]
@@ -87,6 +89,7 @@ backend_suite!(
         delete_is_exact,
         changefeed_semantics,
         server_keys_reuse_until_used,
+        unused_keys_of_unpublished_repositories_expire,
         settings_first_value_wins,
         health_and_close,
         schema_is_idempotent_and_refuses_newer,
@@ -963,6 +966,62 @@ async fn server_keys_reuse_until_used(db: &TestDb) {
         other => panic!("expected a database error, got {other:?}"),
     }
     assert_eq!(store.key("aaaa").await.unwrap(), Some(used));
+}
+
+/// Keys handed out by `GET …/{role}.key` for repositories that never publish expire; every
+/// key that signed, and every key of a repository with metadata, stays.
+async fn unused_keys_of_unpublished_repositories_expire(db: &TestDb) {
+    let manual =
+        signet_service::ManualClock::new(signet_core::UnixTime::from_unix(1_900_000_000, 0));
+    let store = db.store.clone().with_clock(manual.clock());
+    let key = |key_id: &str, gun: &str| NewServerKey {
+        key_id: key_id.to_owned(),
+        gun: gun.to_owned(),
+        role: "timestamp".to_owned(),
+        algorithm: "ecdsa".to_owned(),
+        public: b"public".to_vec(),
+        private: b"sealed".to_vec(),
+    };
+    let never = "example.com/never-published";
+    let deleted = "example.com/deleted";
+    store.insert_key(&key("old-unused", never)).await.unwrap();
+    store.insert_key(&key("old-used", never)).await.unwrap();
+    store.mark_key_used("old-used").await.unwrap();
+    store.insert_key(&key("old-published", GUN)).await.unwrap();
+    store.update(GUN, &[rec("root", 1, "root")]).await.unwrap();
+    store
+        .insert_key(&key("old-deleted", deleted))
+        .await
+        .unwrap();
+    store
+        .update(deleted, &[rec("root", 1, "root")])
+        .await
+        .unwrap();
+    store.delete(deleted).await.unwrap();
+    manual.advance_secs(10 * 86_400);
+    store.insert_key(&key("new-unused", never)).await.unwrap();
+
+    let cutoff = UnixMicros((1_900_000_000 + 86_400) * 1_000_000);
+    assert_eq!(store.expire_unused_keys(cutoff).await.unwrap(), 2);
+    for (id, kept) in [
+        ("old-unused", false),
+        ("old-deleted", false),
+        ("old-used", true),
+        ("old-published", true),
+        ("new-unused", true),
+    ] {
+        assert_eq!(store.key(id).await.unwrap().is_some(), kept, "{id}");
+    }
+    assert_eq!(
+        store
+            .unused_key(never, "timestamp", "ecdsa")
+            .await
+            .unwrap()
+            .map(|k| k.key_id),
+        Some("new-unused".to_owned())
+    );
+    // Idempotent.
+    assert_eq!(store.expire_unused_keys(cutoff).await.unwrap(), 0);
 }
 
 async fn settings_first_value_wins(db: &TestDb) {
