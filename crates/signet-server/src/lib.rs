@@ -131,6 +131,7 @@ pub async fn build(
             gun_prefixes: cfg.repositories.gun_prefixes.clone(),
             max_upload_bytes: cfg.server.max_upload_bytes,
             body_timeout: Duration::from_secs(cfg.server.body_timeout_secs),
+            uploads: http::UploadLimiter::new(cfg.server.max_concurrent_uploads),
             auth,
         },
         metrics,

@@ -374,17 +374,25 @@ impl TrustService {
     pub async fn update(&self, gun: &str, uploads: Vec<Upload>) -> Result<(), ApiError> {
         let now = self.clock.now();
         let rows = self.store.latest_all(gun).await.map_err(internal)?;
-        let state =
-            RepoState::from_files(rows.iter().map(|r| (r.role.as_str(), r.data.as_slice())))
-                .map_err(corrupt)?;
-        let update = validate_update(gun, &state, uploads, now, &RingVerifier)?;
+        // Parsing, canonicalising and verifying up to a whole upload is CPU work: off the
+        // async workers, so other requests (health checks above all) keep being answered.
+        let owned_gun = gun.to_owned();
+        let (state, update) = tokio::task::spawn_blocking(move || {
+            let state =
+                RepoState::from_files(rows.iter().map(|r| (r.role.as_str(), r.data.as_slice())))
+                    .map_err(corrupt)?;
+            let update = validate_update(&owned_gun, &state, uploads, now, &RingVerifier)?;
+            Ok::<_, ApiError>((state, update))
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("validation task failed: {e}")))??;
         let mut records: Vec<NewRecord> = update
             .files
-            .iter()
-            .map(|(role, version, bytes)| NewRecord {
+            .into_iter()
+            .map(|(role, version, data)| NewRecord {
                 role: role.as_str().to_owned(),
-                version: *version,
-                data: bytes.clone(),
+                version,
+                data,
             })
             .collect();
         let snapshot_bytes = match update.snapshot {
