@@ -26,7 +26,17 @@ use serde_json::Value;
 
 /// Encodes a JSON value canonically.
 pub fn to_canonical(value: &Value) -> Result<Vec<u8>, CanonicalError> {
-    let mut out = Vec::with_capacity(256);
+    to_canonical_sized(value, 256)
+}
+
+/// [`to_canonical`] into a buffer of `capacity` bytes to start with: the size of the text
+/// `value` was parsed from is a tight upper bound, and spares a large document the copies
+/// of a growing buffer.
+pub(crate) fn to_canonical_sized(
+    value: &Value,
+    capacity: usize,
+) -> Result<Vec<u8>, CanonicalError> {
+    let mut out = Vec::with_capacity(capacity);
     write_value(value, &mut out)?;
     Ok(out)
 }

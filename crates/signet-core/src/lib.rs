@@ -26,6 +26,7 @@ pub mod key;
 pub mod metadata;
 #[doc = include_str!("manual.md")]
 pub mod manual {}
+pub mod shape;
 pub mod time;
 pub mod trusted;
 pub mod update;

@@ -30,7 +30,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::canonical::{go_html_escape, to_canonical};
+use crate::canonical::{go_html_escape, to_canonical, to_canonical_sized};
 use crate::encoding::{b64_decode, b64_encode, sha256, sha512};
 use crate::error::MetadataError;
 use crate::key::{KeyId, PublicKey};
@@ -478,7 +478,8 @@ impl<T: Role> Signed<T> {
         };
         let env: Envelope<'_> = serde_json::from_slice(bytes).map_err(|e| malformed(&e))?;
         let value: Value = serde_json::from_str(env.signed.get()).map_err(|e| malformed(&e))?;
-        let canonical = to_canonical(&value).map_err(|e| malformed(&e))?;
+        let canonical =
+            to_canonical_sized(&value, env.signed.get().len()).map_err(|e| malformed(&e))?;
         let signed: T = serde_json::from_value(value).map_err(|e| malformed(&e))?;
         if signed.type_field() != T::TYPE {
             return Err(malformed(&format_args!(

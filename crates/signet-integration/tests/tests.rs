@@ -1,5 +1,6 @@
 mod cli;
 mod docker_trust;
+mod hostile_uploads;
 mod notary_cli;
 mod notary_compat;
 mod replicas;

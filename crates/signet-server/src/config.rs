@@ -57,6 +57,9 @@ pub struct ServerSection {
     pub body_timeout_secs: u64,
     /// Connections open at once; more are closed as they arrive.
     pub max_connections: usize,
+    /// Large uploads (over 1 MiB, or of undeclared length) read and validated at once;
+    /// more wait, within their body timeout.
+    pub max_concurrent_uploads: usize,
 }
 
 impl Default for ServerSection {
@@ -72,6 +75,7 @@ impl Default for ServerSection {
             idle_timeout_secs: 60,
             body_timeout_secs: 120,
             max_connections: 4096,
+            max_concurrent_uploads: 1,
         }
     }
 }
@@ -106,6 +110,9 @@ pub struct TrustSection {
     pub key_algorithm: KeyAlgorithm,
     /// File holding the key-encryption passphrase (else `SIGNET_KEY_PASSPHRASE`).
     pub key_passphrase_file: Option<PathBuf>,
+    /// Days after which a key handed out by `GET …/{role}.key` that never signed is
+    /// deleted, if its repository has no metadata (it never published); 0 = never.
+    pub pending_key_days: u32,
 }
 
 impl Default for TrustSection {
@@ -114,6 +121,7 @@ impl Default for TrustSection {
             kind: "local".to_owned(),
             key_algorithm: KeyAlgorithm::Ecdsa,
             key_passphrase_file: None,
+            pending_key_days: crate::keys::DEFAULT_PENDING_KEY_DAYS,
         }
     }
 }
@@ -292,6 +300,10 @@ impl Config {
                     self.server.max_connections =
                         v.parse().map_err(|_| bad("expected a connection count"))?;
                 }
+                "SERVER_MAX_CONCURRENT_UPLOADS" => {
+                    self.server.max_concurrent_uploads =
+                        v.parse().map_err(|_| bad("expected an upload count"))?;
+                }
                 "STORAGE_DB_URL" => self.storage.db_url = v,
                 "STORAGE_BACKEND" => self.storage.backend = Some(v),
                 "TRUST_SERVICE_KEY_ALGORITHM" => {
@@ -303,6 +315,10 @@ impl Config {
                 }
                 "TRUST_SERVICE_KEY_PASSPHRASE_FILE" => {
                     self.trust_service.key_passphrase_file = Some(v.into())
+                }
+                "TRUST_SERVICE_PENDING_KEY_DAYS" => {
+                    self.trust_service.pending_key_days =
+                        v.parse().map_err(|_| bad("expected days"))?;
                 }
                 "CACHING_MAX_AGE_CURRENT_METADATA" => {
                     self.caching.max_age.current_metadata =
@@ -384,6 +400,11 @@ impl Config {
                 "max_connections must be at least 1".to_owned(),
             ));
         }
+        if self.server.max_concurrent_uploads == 0 {
+            return Err(ConfigError::Invalid(
+                "max_concurrent_uploads must be at least 1".to_owned(),
+            ));
+        }
         if self.server.max_upload_bytes < 1024 {
             return Err(ConfigError::Invalid(
                 "max_upload_bytes must be at least 1024".to_owned(),
@@ -418,8 +439,18 @@ mod tests {
                 "docker.io/, reg/".to_owned(),
             ),
             ("UNRELATED".to_owned(), "1".to_owned()),
+            (
+                "SIGNET_SERVER_SERVER_MAX_CONCURRENT_UPLOADS".to_owned(),
+                "3".to_owned(),
+            ),
+            (
+                "SIGNET_SERVER_TRUST_SERVICE_PENDING_KEY_DAYS".to_owned(),
+                "7".to_owned(),
+            ),
         ])
         .unwrap();
+        assert_eq!(c.server.max_concurrent_uploads, 3);
+        assert_eq!(c.trust_service.pending_key_days, 7);
         assert_eq!(c.storage.db_url, "postgres://x@h:1/d");
         assert_eq!(c.repositories.gun_prefixes, ["docker.io/", "reg/"]);
         c.validate().unwrap();
@@ -427,6 +458,9 @@ mod tests {
             c.apply_env([("SIGNET_SERVER_NOPE".to_owned(), "1".to_owned())])
                 .is_err()
         );
+        c.server.max_concurrent_uploads = 0;
+        assert!(c.validate().is_err());
+        c.server.max_concurrent_uploads = 1;
         c.repositories.gun_prefixes = vec!["nope".to_owned()];
         assert!(c.validate().is_err());
     }

@@ -55,6 +55,9 @@ pub enum ApiError {
     /// Storing the update failed.
     #[error("update failed: {0}")]
     Updating(String),
+    /// Too much work in progress to take this request now; the client may retry.
+    #[error("busy: {0}")]
+    Busy(String),
     /// Any other server-side failure.
     #[error("internal error: {0}")]
     Internal(String),
@@ -154,6 +157,12 @@ impl ApiError {
                 "UPDATING",
                 "An error has occurred while updating the TUF repository.",
                 None,
+            ),
+            Self::Busy(why) => (
+                S::SERVICE_UNAVAILABLE,
+                "UNAVAILABLE",
+                "service unavailable",
+                Some(json!(why)),
             ),
             Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, "UNKNOWN", "unknown error", None),
         }

@@ -2,6 +2,7 @@
 //! socket.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use axum::Router;
@@ -10,7 +11,9 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use signet_core::{RoleName, Upload};
+use signet_core::shape::{ShapeError, ShapeLimits, check_shape};
+use signet_core::{Limits, RoleName, Upload};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::auth::{Access, TokenAuth};
 use crate::error::ApiError;
@@ -34,10 +37,116 @@ pub struct HttpSettings {
     pub gun_prefixes: Vec<String>,
     /// Largest request body.
     pub max_upload_bytes: usize,
-    /// How long an upload's body may take to arrive.
+    /// How long an upload's body may take to arrive (including any wait for an
+    /// [`UploadLimiter`] permit).
     pub body_timeout: std::time::Duration,
+    /// Caps the large uploads read and validated at once.
+    pub uploads: UploadLimiter,
     /// Token authentication, if enabled.
     pub auth: Option<TokenAuth>,
+}
+
+/// Uploads declaring a `Content-Length` up to this many bytes are small: Notary clients'
+/// ordinary publishes are a few KiB.
+pub const SMALL_UPLOAD_BYTES: u64 = 1 << 20;
+/// Small uploads checked and validated at once.
+pub const SMALL_UPLOAD_CHECKS: usize = 16;
+
+/// Bounds the memory and CPU that uploads can take, however many clients send them.
+///
+/// Each upload's work is bounded: the body by `max_upload_bytes`, each part by the size
+/// limit of its role ([`Limits::default`]: root and timestamp 1 MiB, snapshot 32 MiB,
+/// targets and delegations up to the body limit), and each part's JSON by
+/// [`ShapeLimits::default`] (nesting depth and number of values), checked without building
+/// it before anything is parsed. The checks and the validation run on blocking threads,
+/// never on the async workers that answer other requests.
+///
+/// What remains is proportional to the size of what is uploaded: a file that passes the
+/// checks is held as received, parsed, canonicalised and copied, about four times its size
+/// at the peak. So uploads are admitted by permit:
+///
+/// * A large upload (a declared `Content-Length` above [`SMALL_UPLOAD_BYTES`], or none)
+///   takes one of `max_concurrent` permits before its body is read, and keeps it until
+///   the update is stored: at most `max_concurrent` × about 4 × `max_upload_bytes` (some
+///   260 MiB each at the 64 MiB default) is spent on them. It waits for a permit within its
+///   body timeout and is answered 503 if none frees up in time.
+/// * A small upload is read without a permit (at most 1 MiB per connection), then takes one
+///   of [`SMALL_UPLOAD_CHECKS`] permits for its checks and validation, so a slow client
+///   never holds one.
+#[derive(Debug)]
+pub struct UploadLimiter {
+    large: Arc<Semaphore>,
+    small: Arc<Semaphore>,
+    max: usize,
+}
+
+/// A permit to check and validate one upload; held until the update is stored.
+#[derive(Debug)]
+struct UploadPermit(#[allow(dead_code)] Option<OwnedSemaphorePermit>);
+
+impl UploadLimiter {
+    /// At most `max_concurrent` large uploads at once (at least 1).
+    pub fn new(max_concurrent: usize) -> Self {
+        let max = max_concurrent.max(1);
+        Self {
+            large: Arc::new(Semaphore::new(max)),
+            small: Arc::new(Semaphore::new(SMALL_UPLOAD_CHECKS)),
+            max,
+        }
+    }
+
+    /// How many large uploads may run at once.
+    pub fn max_concurrent(&self) -> usize {
+        self.max
+    }
+
+    /// The declared body size, if small.
+    fn small_size(headers: &HeaderMap) -> Option<u64> {
+        headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|n| *n <= SMALL_UPLOAD_BYTES)
+    }
+
+    /// Before the body is read: a permit for a large upload, waiting until `deadline`;
+    /// nothing for a small one.
+    async fn before_body(
+        &self,
+        small: bool,
+        deadline: tokio::time::Instant,
+    ) -> Result<UploadPermit, ApiError> {
+        if small {
+            return Ok(UploadPermit(None));
+        }
+        self.wait(&self.large, deadline, "large uploads").await
+    }
+
+    /// After the body is read: for a small upload, a permit to check and validate it.
+    async fn after_body(
+        &self,
+        permit: UploadPermit,
+        deadline: tokio::time::Instant,
+    ) -> Result<UploadPermit, ApiError> {
+        if permit.0.is_some() {
+            return Ok(permit);
+        }
+        self.wait(&self.small, deadline, "uploads").await
+    }
+
+    async fn wait(
+        &self,
+        semaphore: &Arc<Semaphore>,
+        deadline: tokio::time::Instant,
+        what: &str,
+    ) -> Result<UploadPermit, ApiError> {
+        match tokio::time::timeout_at(deadline, semaphore.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(UploadPermit(Some(permit))),
+            Ok(Err(_)) | Err(_) => Err(ApiError::Busy(format!(
+                "too many {what} in progress; try again later"
+            ))),
+        }
+    }
 }
 
 /// Shared state of the HTTP handlers.
@@ -171,7 +280,17 @@ async fn respond(state: &AppState, route: Route, req: Request) -> Result<Respons
             Ok(metadata_response(served, s.consistent_max_age, false))
         }
         Route::Update { gun } => {
-            let uploads = read_uploads(req, s.max_upload_bytes, s.body_timeout).await?;
+            let deadline = tokio::time::Instant::now() + s.body_timeout;
+            let declared = UploadLimiter::small_size(req.headers());
+            let permit = s.uploads.before_body(declared.is_some(), deadline).await?;
+            let parts =
+                read_upload_parts(req, s.max_upload_bytes, deadline, s.body_timeout).await?;
+            // Held until the update is validated and stored.
+            let _permit = s.uploads.after_body(permit, deadline).await?;
+            // The JSON checks walk up to the whole body: off the async workers.
+            let uploads = tokio::task::spawn_blocking(move || check_parts(parts))
+                .await
+                .map_err(|e| ApiError::Internal(format!("upload check task failed: {e}")))??;
             let result = svc.update(&gun, uploads).await;
             state.metrics.update_outcome(result.is_ok());
             if let Err(e) = &result {
@@ -317,69 +436,89 @@ async fn changefeed(
     ))
 }
 
-/// Whether a part is a metadata file as far as notary-server checks before validation: a
-/// JSON object whose `signed` is an object with an integral `version` (if any). Unlike Go,
-/// a part without `signed` is refused here too: it can never be valid metadata.
-fn looks_like_metadata(bytes: &[u8]) -> bool {
-    match serde_json::from_slice::<serde_json::Value>(bytes) {
-        Ok(serde_json::Value::Object(doc)) => match doc.get("signed") {
-            Some(serde_json::Value::Object(signed)) => signed
-                .get("version")
-                .is_none_or(|v| v.is_i64() || v.is_u64()),
-            _ => false,
-        },
-        _ => false,
+/// One part as read, before its JSON is looked at.
+struct Part {
+    role: RoleName,
+    bytes: Vec<u8>,
+}
+
+/// Reads the multipart body as it arrives: one part per role, file name = role name
+/// (`.json` optional). The body is never held whole; each part is held once, within its
+/// role's size limit. The whole read ends by `deadline`.
+async fn read_upload_parts(
+    req: Request,
+    limit: usize,
+    deadline: tokio::time::Instant,
+    timeout: std::time::Duration,
+) -> Result<Vec<Part>, ApiError> {
+    let boundary = content_type_boundary(req.headers()).ok_or_else(not_multipart)?;
+    let too_large = Arc::new(AtomicBool::new(false));
+    // A declared length is a bound on every part: reserving it up front spares a large
+    // part the copies of a growing buffer (pages never written cost no memory).
+    let hint = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0)
+        .min(limit);
+    let stream = stream_with_limit(req, limit, too_large.clone());
+    match tokio::time::timeout_at(deadline, read_parts(boundary, stream, hint)).await {
+        Err(_) => Err(ApiError::MalformedUpload(format!(
+            "request body not received within {} s",
+            timeout.as_secs()
+        ))),
+        Ok(Err(_)) if too_large.load(Ordering::SeqCst) => Err(ApiError::MalformedUpload(format!(
+            "request body is larger than {limit} bytes"
+        ))),
+        Ok(parts) => parts,
     }
 }
 
-/// Reads the multipart body: one part per role, file name = role name (`.json` optional).
-async fn read_uploads(
+/// The body's data, failing (and setting `too_large`) once more than `limit` bytes came.
+fn stream_with_limit(
     req: Request,
     limit: usize,
-    timeout: std::time::Duration,
-) -> Result<Vec<Upload>, ApiError> {
-    use http_body_util::BodyExt as _;
-    let boundary = content_type_boundary(req.headers()).ok_or_else(not_multipart)?;
-    let limited = http_body_util::Limited::new(req.into_body(), limit);
-    let body: Bytes = match tokio::time::timeout(timeout, limited.collect()).await {
-        Err(_) => {
-            return Err(ApiError::MalformedUpload(format!(
-                "request body not received within {} s",
-                timeout.as_secs()
-            )));
+    too_large: Arc<AtomicBool>,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    use futures_util::StreamExt as _;
+    let mut received = 0_usize;
+    req.into_body().into_data_stream().map(move |chunk| {
+        let chunk = chunk.map_err(std::io::Error::other)?;
+        received = received.saturating_add(chunk.len());
+        if received > limit {
+            too_large.store(true, Ordering::SeqCst);
+            return Err(std::io::Error::other("request body too large"));
         }
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-            return Err(ApiError::MalformedUpload(format!(
-                "request body is larger than {limit} bytes"
-            )));
-        }
-        Ok(Err(e)) => {
-            return Err(ApiError::MalformedUpload(format!(
-                "request body could not be read: {e}"
-            )));
-        }
-        Ok(Ok(collected)) => collected.to_bytes(),
-    };
-    parse_multipart(boundary, body).await
+        Ok(chunk)
+    })
 }
 
 /// Parses an update's multipart body given its `Content-Type`: what `POST
 /// /v2/{gun}/_trust/tuf/` does once the body is read. A seam for the fuzz harness.
 pub async fn parse_uploads(content_type: &str, body: Bytes) -> Result<Vec<Upload>, ApiError> {
     let boundary = multer::parse_boundary(content_type).map_err(|_| not_multipart())?;
-    parse_multipart(boundary, body).await
+    let hint = body.len();
+    let stream = futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(body) });
+    check_parts(read_parts(boundary, stream, hint).await?)
 }
 
 fn not_multipart() -> ApiError {
     ApiError::MalformedUpload("request body is not multipart/form-data".to_owned())
 }
 
-async fn parse_multipart(boundary: String, body: Bytes) -> Result<Vec<Upload>, ApiError> {
-    let stream = futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(body) });
+/// Splits the body into parts, refusing a part without a file name, one not named after a
+/// role, and one larger than its role's limit as soon as it is seen. `hint`: an upper bound
+/// on a part's size, if known (else 0).
+async fn read_parts<S>(boundary: String, stream: S, hint: usize) -> Result<Vec<Part>, ApiError>
+where
+    S: futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+{
+    let limits = Limits::default();
     let mut multipart = multer::Multipart::new(stream, boundary);
-    let mut uploads: Vec<Upload> = Vec::new();
+    let mut parts: Vec<Part> = Vec::new();
     loop {
-        let field = match multipart.next_field().await {
+        let mut field = match multipart.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(e) => return Err(ApiError::MalformedUpload(e.to_string())),
@@ -390,20 +529,43 @@ async fn parse_multipart(boundary: String, body: Bytes) -> Result<Vec<Upload>, A
             return Err(ApiError::NoFilename);
         }
         let role = RoleName::parse(&name).map_err(|_| ApiError::InvalidRole(name.clone()))?;
-        let bytes = field
-            .bytes()
-            .await
-            .map_err(|e| ApiError::MalformedUpload(e.to_string()))?;
-        if !looks_like_metadata(&bytes) {
-            return Err(ApiError::MalformedJson);
+        let max = usize::try_from(limits.for_role(&role)).unwrap_or(usize::MAX);
+        let mut bytes = Vec::with_capacity(hint.min(max));
+        loop {
+            match field.chunk().await {
+                Ok(Some(chunk)) => {
+                    if bytes.len().saturating_add(chunk.len()) > max {
+                        return Err(ApiError::MalformedUpload(format!(
+                            "{role} is larger than {max} bytes"
+                        )));
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => return Err(ApiError::MalformedUpload(e.to_string())),
+            }
+        }
+        bytes.shrink_to_fit();
+        parts.push(Part { role, bytes });
+    }
+    Ok(parts)
+}
+
+/// Checks each part in order: metadata-shaped JSON within [`ShapeLimits::default`]
+/// (without building it), and no role twice.
+fn check_parts(parts: Vec<Part>) -> Result<Vec<Upload>, ApiError> {
+    let limits = ShapeLimits::default();
+    let mut uploads: Vec<Upload> = Vec::with_capacity(parts.len());
+    for Part { role, bytes } in parts {
+        match check_shape(&bytes, &limits) {
+            Ok(()) => {}
+            Err(ShapeError::NotMetadata(_)) => return Err(ApiError::MalformedJson),
+            Err(limit) => return Err(ApiError::MalformedUpload(format!("{role}: {limit}"))),
         }
         if uploads.iter().any(|u| u.role == role) {
             return Err(ApiError::Version);
         }
-        uploads.push(Upload {
-            role,
-            bytes: bytes.to_vec(),
-        });
+        uploads.push(Upload { role, bytes });
     }
     Ok(uploads)
 }
@@ -439,22 +601,3 @@ fn percent_decode(s: &str) -> String {
 
 /// Methods the API serves; used by tests.
 pub const METHODS: [Method; 4] = [Method::GET, Method::POST, Method::DELETE, Method::HEAD];
-
-#[cfg(test)]
-mod tests {
-    use super::looks_like_metadata;
-
-    #[test]
-    fn metadata_shape_matches_what_notary_server_decodes() {
-        assert!(looks_like_metadata(
-            br#"{"signed":{"version":3},"signatures":[]}"#
-        ));
-        assert!(looks_like_metadata(br#"{"signed":{}}"#));
-        // Go decodes `signed` into a struct: an array or a fractional version is malformed.
-        assert!(!looks_like_metadata(br#"{"signed":[1,2]}"#));
-        assert!(!looks_like_metadata(br#"{"signed":{"version":1.5}}"#));
-        assert!(!looks_like_metadata(br#"{"signatures":[]}"#));
-        assert!(!looks_like_metadata(b"[]"));
-        assert!(!looks_like_metadata(b"not json"));
-    }
-}

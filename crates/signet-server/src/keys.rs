@@ -10,8 +10,18 @@
 //!
 //! Plaintext private keys exist only in memory, are never logged, and the PKCS#8 bytes
 //! are zeroized after the key pair is built.
+//!
+//! # Bounded state
+//!
+//! `GET …/{role}.key` is cheap for a client and creates a key for any new repository, so
+//! what it leaves behind is bounded: handing out a pending key reads only its public half
+//! (nothing is decrypted or cached), the cache of decrypted keys keeps the
+//! [`DEFAULT_KEY_CACHE_CAPACITY`] most recently used ones, and pending keys of
+//! repositories that never publish are deleted once older than the configured lifetime
+//! (checked when a new key is created, at most once per [`EXPIRY_INTERVAL_SECS`]).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use ring::rand::SystemRandom;
@@ -19,7 +29,7 @@ use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyP
 use signet_core::metadata::Base64Bytes;
 use signet_core::{KeyId, KeyType, PublicKey, Signature};
 use signet_store::seal::{Kek, KekSettings, SealError};
-use signet_store::{NewServerKey, ServerKey, Store, StoreError};
+use signet_store::{NewServerKey, ServerKey, Store, StoreError, UnixMicros};
 use zeroize::Zeroizing;
 
 /// Key algorithm for keys the server creates.
@@ -120,13 +130,85 @@ impl KeyService {
     }
 }
 
+/// Most decrypted keys [`LocalKeys`] keeps in memory unless told otherwise.
+pub const DEFAULT_KEY_CACHE_CAPACITY: usize = 4096;
+/// Pending keys (handed out, never used) of repositories without metadata are deleted
+/// after this many days unless configured otherwise.
+pub const DEFAULT_PENDING_KEY_DAYS: u32 = 30;
+/// Least time between two sweeps for expired pending keys.
+pub const EXPIRY_INTERVAL_SECS: i64 = 3600;
+
 /// Keys kept in the server's database, sealed under a key-encryption key.
 pub struct LocalKeys {
     store: Store,
     kek: Kek,
     algorithm: KeyAlgorithm,
     rng: SystemRandom,
-    cache: RwLock<HashMap<String, Arc<LoadedKey>>>,
+    cache: KeyCache,
+    /// Pending keys older than this (seconds) are deleted; 0 = never.
+    pending_lifetime_secs: i64,
+    /// When pending keys were last swept (store clock, seconds); `i64::MIN` = never.
+    last_sweep: AtomicI64,
+}
+
+/// Decrypted keys by key ID, at most `capacity`, least recently used evicted first.
+struct KeyCache {
+    map: RwLock<HashMap<String, CachedKey>>,
+    capacity: usize,
+    ticks: AtomicU64,
+}
+
+struct CachedKey {
+    key: Arc<LoadedKey>,
+    last_use: AtomicU64,
+}
+
+impl KeyCache {
+    fn new(capacity: usize) -> Self {
+        Self {
+            map: RwLock::new(HashMap::new()),
+            capacity: capacity.max(1),
+            ticks: AtomicU64::new(0),
+        }
+    }
+
+    fn get(&self, key_id: &str) -> Option<Arc<LoadedKey>> {
+        let map = self.map.read().ok()?;
+        let entry = map.get(key_id)?;
+        entry.last_use.store(
+            self.ticks.fetch_add(1, Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+        Some(entry.key.clone())
+    }
+
+    fn insert(&self, key_id: &str, key: Arc<LoadedKey>) {
+        let Ok(mut map) = self.map.write() else {
+            return;
+        };
+        if !map.contains_key(key_id) && map.len() >= self.capacity {
+            // O(capacity), and only when a key not cached is loaded into a full cache.
+            let oldest = map
+                .iter()
+                .min_by_key(|(_, e)| e.last_use.load(Ordering::Relaxed))
+                .map(|(id, _)| id.clone());
+            if let Some(id) = oldest {
+                map.remove(&id);
+            }
+        }
+        let tick = self.ticks.fetch_add(1, Ordering::Relaxed);
+        map.insert(
+            key_id.to_owned(),
+            CachedKey {
+                key,
+                last_use: AtomicU64::new(tick),
+            },
+        );
+    }
+
+    fn len(&self) -> usize {
+        self.map.read().map_or(0, |m| m.len())
+    }
 }
 
 struct LoadedKey {
@@ -177,8 +259,78 @@ impl LocalKeys {
             kek,
             algorithm,
             rng: SystemRandom::new(),
-            cache: RwLock::new(HashMap::new()),
+            cache: KeyCache::new(DEFAULT_KEY_CACHE_CAPACITY),
+            pending_lifetime_secs: i64::from(DEFAULT_PENDING_KEY_DAYS) * 86_400,
+            last_sweep: AtomicI64::new(i64::MIN),
         })
+    }
+
+    /// Keeps at most `capacity` decrypted keys in memory (at least 1).
+    #[must_use]
+    pub fn with_cache_capacity(mut self, capacity: usize) -> Self {
+        self.cache = KeyCache::new(capacity);
+        self
+    }
+
+    /// Deletes pending keys (handed out by `GET …/{role}.key`, never used to sign) of
+    /// repositories without metadata once they are `days` old; 0 keeps them forever.
+    /// A client that fetched a key and publishes a root listing it within that time gets
+    /// the key it was given.
+    #[must_use]
+    pub fn with_pending_key_days(mut self, days: u32) -> Self {
+        self.pending_lifetime_secs = i64::from(days) * 86_400;
+        self
+    }
+
+    /// How many decrypted keys are in memory.
+    pub fn cached_keys(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Deletes expired pending keys now (see [`LocalKeys::with_pending_key_days`]);
+    /// returns how many. Also runs by itself when keys are created.
+    pub async fn expire_pending_keys(&self) -> Result<u64, KeyError> {
+        if self.pending_lifetime_secs == 0 {
+            return Ok(0);
+        }
+        let now = self.store.clock().now();
+        self.last_sweep.store(now.secs(), Ordering::SeqCst);
+        let cutoff = now
+            .secs()
+            .saturating_sub(self.pending_lifetime_secs)
+            .saturating_mul(1_000_000);
+        let expired = self.store.expire_unused_keys(UnixMicros(cutoff)).await?;
+        if expired > 0 {
+            tracing::info!(
+                expired,
+                "deleted pending keys of repositories that never published"
+            );
+        }
+        Ok(expired)
+    }
+
+    /// Sweeps expired pending keys if the last sweep is at least an interval ago. A failed
+    /// sweep is logged; it does not fail the caller.
+    async fn sweep_if_due(&self) {
+        if self.pending_lifetime_secs == 0 {
+            return;
+        }
+        let now = self.store.clock().now().secs();
+        let last = self.last_sweep.load(Ordering::SeqCst);
+        if last != i64::MIN && now.saturating_sub(last) < EXPIRY_INTERVAL_SECS {
+            return;
+        }
+        // One sweeper per interval even when creations race.
+        if self
+            .last_sweep
+            .compare_exchange(last, now, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            return;
+        }
+        if let Err(e) = self.expire_pending_keys().await {
+            tracing::warn!(error = %signet_service::errors::chain(&e), "cannot delete expired pending keys");
+        }
     }
 
     fn seal(&self, context: &str, plaintext: &[u8]) -> Result<Vec<u8>, KeyError> {
@@ -197,8 +349,9 @@ impl LocalKeys {
             .unused_key(gun, role, self.algorithm.as_str())
             .await?
         {
-            return Ok(self.load(&k)?.public.clone());
+            return pending_public(&k);
         }
+        self.sweep_if_due().await;
         self.create(gun, role).await?;
         // Racing creators agree on the lowest unused key.
         match self
@@ -206,7 +359,7 @@ impl LocalKeys {
             .unused_key(gun, role, self.algorithm.as_str())
             .await?
         {
-            Some(k) => Ok(self.load(&k)?.public.clone()),
+            Some(k) => pending_public(&k),
             None => Err(KeyError::Crypto("created key vanished")),
         }
     }
@@ -264,12 +417,7 @@ impl LocalKeys {
     }
 
     fn load(&self, row: &ServerKey) -> Result<Arc<LoadedKey>, KeyError> {
-        if let Some(k) = self
-            .cache
-            .read()
-            .ok()
-            .and_then(|c| c.get(&row.key_id).cloned())
-        {
+        if let Some(k) = self.cache.get(&row.key_id) {
             return Ok(k);
         }
         let corrupt = |reason| KeyError::CorruptKey {
@@ -298,9 +446,7 @@ impl LocalKeys {
             pair,
             used: std::sync::atomic::AtomicBool::new(row.last_used.is_some()),
         });
-        if let Ok(mut c) = self.cache.write() {
-            c.insert(row.key_id.clone(), loaded.clone());
-        }
+        self.cache.insert(&row.key_id, loaded.clone());
         Ok(loaded)
     }
 
@@ -310,12 +456,7 @@ impl LocalKeys {
         role: &str,
         key_id: &KeyId,
     ) -> Result<Option<Arc<LoadedKey>>, KeyError> {
-        let cached = self
-            .cache
-            .read()
-            .ok()
-            .and_then(|c| c.get(key_id.as_str()).cloned());
-        let key = match cached {
+        let key = match self.cache.get(key_id.as_str()) {
             Some(k) => k,
             None => match self.store.key(key_id.as_str()).await? {
                 Some(row) => self.load(&row)?,
@@ -360,7 +501,7 @@ impl LocalKeys {
                 ),
                 Pair::Ed25519(p) => ("eddsa", p.sign(payload).as_ref().to_vec()),
             };
-            if !key.used.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            if !key.used.swap(true, Ordering::Relaxed) {
                 self.store.mark_key_used(id.as_str()).await?;
             }
             sigs.push(Signature {
@@ -371,6 +512,25 @@ impl LocalKeys {
         }
         Ok(sigs)
     }
+}
+
+/// The public half of a pending key, from its row: handing a key out decrypts nothing and
+/// caches nothing. The row's key ID must be the ID of its public key.
+fn pending_public(row: &ServerKey) -> Result<PublicKey, KeyError> {
+    let corrupt = |reason| KeyError::CorruptKey {
+        key_id: row.key_id.clone(),
+        reason,
+    };
+    let keytype = match row.algorithm.as_str() {
+        "ecdsa" => KeyType::Ecdsa,
+        "ed25519" => KeyType::Ed25519,
+        _ => return Err(corrupt("unknown algorithm")),
+    };
+    let public = PublicKey::new(keytype, row.public.clone());
+    if public.id().as_str() != row.key_id {
+        return Err(corrupt("key ID does not match the key"));
+    }
+    Ok(public)
 }
 
 /// Binds a sealed key to its ID, repository and role: a ciphertext moved to another row
@@ -542,6 +702,112 @@ mod tests {
                 .verify(&public, &sigs[0].method, payload, &sigs[0].sig.0)
                 .unwrap();
         }
+    }
+
+    /// `GET …/timestamp.key` for 10,000 new repositories: each gets its key, and none of
+    /// them stays decrypted in memory; keys that sign are cached up to the capacity, least
+    /// recently used evicted first.
+    #[tokio::test]
+    async fn key_cache_stays_bounded() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        let keys = open(&store, KeyAlgorithm::Ed25519).await;
+        for i in 0..10_000 {
+            let gun = format!("example.com/many/{i}");
+            let first = keys.unused_or_create(&gun, "timestamp").await.unwrap();
+            if i % 1000 == 0 {
+                // Still notary's behaviour: the same key until it is used.
+                let again = keys.unused_or_create(&gun, "timestamp").await.unwrap();
+                assert_eq!(again.id(), first.id());
+            }
+        }
+        assert_eq!(keys.cached_keys(), 0, "pending keys are not kept in memory");
+
+        let keys = keys.with_cache_capacity(100);
+        let mut ids = Vec::new();
+        for i in 0..300 {
+            let gun = format!("example.com/signing/{i}");
+            let id = keys.create(&gun, "timestamp").await.unwrap().id().clone();
+            let sigs = keys
+                .sign_with_held(&gun, "timestamp", std::slice::from_ref(&id), b"payload")
+                .await
+                .unwrap();
+            assert_eq!(sigs.len(), 1);
+            ids.push((gun, id));
+            assert!(keys.cached_keys() <= 100, "{}", keys.cached_keys());
+        }
+        assert_eq!(keys.cached_keys(), 100);
+        // An evicted key still signs (it is read again), and the cache stays bounded.
+        let (gun, id) = &ids[0];
+        let sigs = keys
+            .sign_with_held(gun, "timestamp", std::slice::from_ref(id), b"payload")
+            .await
+            .unwrap();
+        assert_eq!(sigs.len(), 1);
+        assert_eq!(keys.cached_keys(), 100);
+    }
+
+    /// Pending keys of repositories that never publish expire after the configured days
+    /// (swept when a key is created); until then repeated requests get the same key, and a
+    /// repository with metadata keeps its keys.
+    #[tokio::test]
+    async fn pending_keys_of_unpublished_repositories_expire() {
+        const DAY: i64 = 86_400;
+        let manual =
+            signet_service::ManualClock::new(signet_core::UnixTime::from_unix(1_900_000_000, 0));
+        let store = Store::connect("sqlite::memory:")
+            .await
+            .unwrap()
+            .with_clock(manual.clock());
+        let keys = open(&store, KeyAlgorithm::Ecdsa)
+            .await
+            .with_pending_key_days(30);
+        let published = "example.com/org/published";
+
+        let pending = keys.unused_or_create(GUN, "timestamp").await.unwrap();
+        let kept = keys.unused_or_create(published, "timestamp").await.unwrap();
+        store
+            .update(
+                published,
+                &[signet_store::NewRecord {
+                    role: "root".to_owned(),
+                    version: 1,
+                    data: b"{}".to_vec(),
+                }],
+            )
+            .await
+            .unwrap();
+
+        manual.advance_secs(29 * DAY);
+        keys.unused_or_create("example.com/org/b", "timestamp")
+            .await
+            .unwrap();
+        assert_eq!(
+            keys.unused_or_create(GUN, "timestamp").await.unwrap().id(),
+            pending.id(),
+            "a pending key younger than its lifetime is handed out again"
+        );
+
+        manual.advance_secs(2 * DAY);
+        // Creating a key for another repository sweeps.
+        keys.unused_or_create("example.com/org/c", "timestamp")
+            .await
+            .unwrap();
+        assert!(store.key(pending.id().as_str()).await.unwrap().is_none());
+        assert!(store.key(kept.id().as_str()).await.unwrap().is_some());
+        let fresh = keys.unused_or_create(GUN, "timestamp").await.unwrap();
+        assert_ne!(fresh.id(), pending.id());
+
+        // Sweeps are at most hourly; an explicit one finds the rest.
+        manual.advance_secs(31 * DAY);
+        assert_eq!(keys.expire_pending_keys().await.unwrap(), 3);
+        assert!(store.key(kept.id().as_str()).await.unwrap().is_some());
+        // 0 days: kept forever.
+        let forever = open(&store, KeyAlgorithm::Ecdsa)
+            .await
+            .with_pending_key_days(0);
+        forever.unused_or_create(GUN, "snapshot").await.unwrap();
+        manual.advance_secs(3650 * DAY);
+        assert_eq!(forever.expire_pending_keys().await.unwrap(), 0);
     }
 
     #[tokio::test]

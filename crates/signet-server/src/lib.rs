@@ -160,7 +160,8 @@ pub async fn build(
         passphrase.as_bytes(),
         cfg.trust_service.key_algorithm,
     )
-    .await?;
+    .await?
+    .with_pending_key_days(cfg.trust_service.pending_key_days);
     let auth = match &cfg.auth {
         Some(a) => Some(auth::TokenAuth::load(&a.options)?),
         None => None,
@@ -199,6 +200,7 @@ pub async fn build(
             gun_prefixes: cfg.repositories.gun_prefixes.clone(),
             max_upload_bytes: cfg.server.max_upload_bytes,
             body_timeout: Duration::from_secs(cfg.server.body_timeout_secs),
+            uploads: http::UploadLimiter::new(cfg.server.max_concurrent_uploads),
             auth,
         },
         metrics,

@@ -18,6 +18,7 @@ use crate::error::ApiError;
 use crate::freshness::FreshnessGate;
 use crate::keys::{KeyError, KeyService};
 use signet_service::Clock;
+use signet_service::errors::chain;
 
 /// One stored file as served: exact bytes and when it was written.
 #[derive(Clone, Debug)]
@@ -103,7 +104,7 @@ impl TrustService {
                 }
             }
             Err(e) => {
-                tracing::warn!(error = %e, "cannot read the changefeed; caching waits for the database")
+                tracing::warn!(error = %chain(&e), "cannot read the changefeed; caching waits for the database")
             }
         }
         gate.run(|| self.apply_changes()).await;
@@ -129,7 +130,7 @@ impl TrustService {
                 true
             }
             Err(e) => {
-                tracing::warn!(error = %e, "cannot read the changefeed; serving from the database");
+                tracing::warn!(error = %chain(&e), "cannot read the changefeed; serving from the database");
                 self.invalidate_all();
                 false
             }
@@ -380,17 +381,25 @@ impl TrustService {
     pub async fn update(&self, gun: &str, uploads: Vec<Upload>) -> Result<(), ApiError> {
         let now = self.clock.now();
         let rows = self.store.latest_all(gun).await.map_err(internal)?;
-        let state =
-            RepoState::from_files(rows.iter().map(|r| (r.role.as_str(), r.data.as_slice())))
-                .map_err(corrupt)?;
-        let update = validate_update(gun, &state, uploads, now, &RingVerifier)?;
+        // Parsing, canonicalising and verifying up to a whole upload is CPU work: off the
+        // async workers, so other requests (health checks above all) keep being answered.
+        let owned_gun = gun.to_owned();
+        let (state, update) = tokio::task::spawn_blocking(move || {
+            let state =
+                RepoState::from_files(rows.iter().map(|r| (r.role.as_str(), r.data.as_slice())))
+                    .map_err(corrupt)?;
+            let update = validate_update(&owned_gun, &state, uploads, now, &RingVerifier)?;
+            Ok::<_, ApiError>((state, update))
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("validation task failed: {e}")))??;
         let mut records: Vec<NewRecord> = update
             .files
-            .iter()
-            .map(|(role, version, bytes)| NewRecord {
+            .into_iter()
+            .map(|(role, version, data)| NewRecord {
                 role: role.as_str().to_owned(),
-                version: *version,
-                data: bytes.clone(),
+                version,
+                data,
             })
             .collect();
         let snapshot_bytes = match update.snapshot {
@@ -491,14 +500,15 @@ fn record(role: RoleName, version: u64, bytes: &[u8]) -> NewRecord {
     }
 }
 
+// 5xx details go to the log only (never to the client), with the whole cause.
 fn internal(e: StoreError) -> ApiError {
-    ApiError::Internal(e.to_string())
+    ApiError::Internal(chain(&e))
 }
 
 fn store_err(e: StoreError) -> ApiError {
     match e {
         StoreError::VersionConflict { .. } => ApiError::Version,
-        other => ApiError::Updating(other.to_string()),
+        other => ApiError::Updating(chain(&other)),
     }
 }
 
@@ -507,5 +517,5 @@ fn corrupt(e: impl std::fmt::Display) -> ApiError {
 }
 
 fn key_err(e: KeyError) -> ApiError {
-    ApiError::Internal(e.to_string())
+    ApiError::Internal(chain(&e))
 }

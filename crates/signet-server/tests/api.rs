@@ -32,6 +32,7 @@ use signet_server::config::{AuthSection, TokenOptions};
 use signet_server::http::AppState;
 use signet_service::Clock;
 use signet_test_support::postgres::ScratchDatabase;
+use signet_test_support::smallfs::SmallFs;
 use signet_test_support::{
     CertKey, EcdsaKey, Impostor, Signer, TestRepo, multipart, parse_server_key, tamper,
 };
@@ -160,6 +161,8 @@ struct TestDb {
 enum Scratch {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
     Postgres(#[allow(dead_code)] ScratchDatabase),
+    /// A small tmpfs the test can fill.
+    Mounted(SmallFs),
 }
 
 impl TestDb {
@@ -2820,4 +2823,175 @@ async fn auth_not_needed_for_health_and_metrics(b: Backend) {
     let r = srv.get("/metrics").await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.text().contains("signet_http_requests_total"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults
+// ---------------------------------------------------------------------------------------------
+
+/// SQLite on a real filesystem that fills up: the publish that does not fit fails with
+/// Notary's `UPDATING` and changes nothing, health answers 503 while writes fail, and once
+/// space is freed the same publish succeeds and health recovers, with no restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_disk_fails_publish_and_health_then_recovers_without_restart() {
+    let fs = SmallFs::mount(4 << 20);
+    let url = format!("sqlite://{}", fs.path().join("signet.db").display());
+    let db = Arc::new(TestDb {
+        url: url.clone(),
+        _scratch: Scratch::Mounted(fs),
+    });
+    let mut cfg = Config::default();
+    cfg.storage.db_url = url;
+    let srv = Server::open(db.clone(), cfg, Arc::new(AtomicI64::new(START))).await;
+    let (repo, _) = srv.published(GUN).await;
+
+    let names: Vec<String> = (0..3000)
+        .map(|i| format!("release/target-{i:05}"))
+        .collect();
+    let targets: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"x"[..])).collect();
+    let big = repo.targets(2, &targets);
+    assert!(big.len() > 256 * 1024, "{}", big.len());
+
+    let Scratch::Mounted(fs) = &db._scratch else {
+        unreachable!()
+    };
+    let (filler, _) = fs.fill("filler");
+    let before = srv.dump(GUN).await;
+    for _ in 0..2 {
+        let r = srv.post(GUN, &[part("targets", big.clone())]).await;
+        assert_eq!(r.error(500, "UPDATING"), None, "{}", r.text());
+        let health = srv.get("/_notary_server/health").await;
+        assert_eq!(
+            health.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "health while writes fail: {}",
+            health.text()
+        );
+    }
+    assert!(
+        srv.dump(GUN).await == before,
+        "a failed publish changed the repository"
+    );
+
+    std::fs::remove_file(&filler).unwrap();
+    srv.assert_healthy().await;
+    srv.post(GUN, &[part("targets", big.clone())])
+        .await
+        .ok_empty();
+    assert_eq!(srv.get_meta(GUN, "targets.json").await.body, big);
+    let chain = srv.verify_chain(GUN).await;
+    assert_eq!(chain.timestamp.version(), 2);
+    srv.assert_healthy().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upload limits
+// ---------------------------------------------------------------------------------------------
+
+/// A part over its role's size limit, or whose JSON is deeper or has more values than any
+/// metadata needs, is refused with `MALFORMED_UPLOAD` before it is parsed; nothing changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parts_over_role_size_or_shape_limits_are_refused() {
+    let srv = Server::start(Backend::Sqlite).await;
+    let (repo, _) = srv.published(GUN).await;
+    let mut root = repo.root(2);
+    // Padding before the closing brace keeps it JSON: just over root's 1 MiB.
+    root.splice(root.len() - 1..root.len() - 1, vec![b' '; 1 << 20]);
+    let r = srv.attempt_post(GUN, &[part("root", root)]).await;
+    assert_eq!(
+        r.error(400, "MALFORMED_UPLOAD"),
+        Some(json!("root is larger than 1048576 bytes"))
+    );
+
+    let deep = format!(
+        r#"{{"signed":{{"_type":"Targets","version":2,"x":{}0{}}}}}"#,
+        "[".repeat(40),
+        "]".repeat(40)
+    );
+    let r = srv
+        .attempt_post(GUN, &[part("targets", deep.into_bytes())])
+        .await;
+    assert_eq!(
+        r.error(400, "MALFORMED_UPLOAD"),
+        Some(json!("targets: JSON nested deeper than 32 levels"))
+    );
+
+    let mut many = br#"{"signed":{"_type":"Targets","version":2,"x":["#.to_vec();
+    many.extend(std::iter::repeat_n(&b"0,"[..], 600_000).flatten());
+    many.extend_from_slice(b"0]}}");
+    let r = srv.attempt_post(GUN, &[part("targets", many)]).await;
+    assert_eq!(
+        r.error(400, "MALFORMED_UPLOAD"),
+        Some(json!("targets: more than 500000 JSON values"))
+    );
+    // Within the limits the same repository still publishes.
+    srv.post(GUN, &[part("targets", repo.targets(2, &[("a", b"x")]))])
+        .await
+        .ok_empty();
+}
+
+/// Large uploads (no declared length, or over 1 MiB) take one of `max_concurrent_uploads`
+/// permits before their body is read: while a stalled one holds the only permit, another
+/// waits until it is released (here: when the stalled one's body timeout passes); small
+/// uploads are not held up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_uploads_beyond_the_cap_wait_for_a_permit() {
+    let srv = Server::start_with(Backend::Sqlite, |c| {
+        c.server.max_concurrent_uploads = 1;
+        c.server.body_timeout_secs = 2;
+    })
+    .await;
+    let (repo, _) = srv.published(GUN).await;
+    let stalled = || {
+        let first = futures_util::stream::once(async {
+            Ok::<_, std::io::Error>(axum::body::Bytes::from_static(b"--x\r\n"))
+        });
+        Request::builder()
+            .method(Method::POST)
+            .uri(tuf_url(GUN, ""))
+            .header(header::CONTENT_TYPE, "multipart/form-data; boundary=x")
+            .body(Body::from_stream(futures_util::StreamExt::chain(
+                first,
+                futures_util::stream::pending(),
+            )))
+            .expect("request")
+    };
+    // Holds the only permit until its own body timeout.
+    let app = srv.app.clone();
+    let holder = tokio::spawn(async move { app.oneshot(stalled()).await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    // A small upload (declared length) is not held up.
+    let (ct, body) = multipart(&[("targets", &repo.targets(2, &[]))]);
+    let small = Request::builder()
+        .method(Method::POST)
+        .uri(tuf_url(GUN, ""))
+        .header(header::CONTENT_TYPE, ct)
+        .header(header::CONTENT_LENGTH, body.len())
+        .body(Body::from(body))
+        .expect("request");
+    let started = std::time::Instant::now();
+    srv.send(small).await.ok_empty();
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+
+    // A second large one (complete, but of undeclared length) waits for the permit.
+    let (ct, body) = multipart(&[("targets", &repo.targets(3, &[]))]);
+    let waiting = Request::builder()
+        .method(Method::POST)
+        .uri(tuf_url(GUN, ""))
+        .header(header::CONTENT_TYPE, ct)
+        .body(Body::from_stream(futures_util::stream::once(async move {
+            Ok::<_, std::io::Error>(axum::body::Bytes::from(body))
+        })))
+        .expect("request");
+    let started = std::time::Instant::now();
+    srv.send(waiting).await.ok_empty();
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(1200),
+        "the second large upload did not wait: {:?}",
+        started.elapsed()
+    );
+    let held = holder.await.expect("task").expect("infallible");
+    assert_eq!(held.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(srv.verify_chain(GUN).await.timestamp.version(), 3);
 }

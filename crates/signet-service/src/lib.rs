@@ -6,12 +6,13 @@
 //!   expiry, with expiry exported as a metric;
 //! - [`metrics`]: a registry of collectors and the Prometheus text exposition;
 //! - [`health`]: named probes with a timeout;
-//! - [`logging`]: `tracing` set-up (text or JSON);
+//! - [`logging`]: `tracing` set-up (text or JSON); [`errors`]: an error with its causes;
 //! - [`shutdown`] and [`serve`]: signals, graceful shutdown and serving an axum app, with
 //!   [`guard`]: a connection cap and timeouts for slow or silent clients.
 #![forbid(unsafe_code)]
 
 pub mod clock;
+pub mod errors;
 pub mod guard;
 pub mod health;
 pub mod logging;

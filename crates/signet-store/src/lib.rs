@@ -60,6 +60,8 @@ mod url;
 use std::collections::HashSet;
 use std::future::Future;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ring::digest;
@@ -69,7 +71,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use sqlx::{Database, Transaction};
+use sqlx::{Connection as _, Database, Transaction};
 
 use crate::error::TxError;
 pub use crate::error::{Backend, StoreError};
@@ -137,6 +139,10 @@ const KEYS_FOR: &str =
 FROM server_keys WHERE gun = $1 AND role = $2 ORDER BY id ASC";
 const KEY_INSERT: &str = "INSERT INTO server_keys
 (key_id, gun, role, algorithm, public_key, private_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+// Only keys of GUNs with no stored metadata: a repository that published keeps every key.
+const KEYS_EXPIRE_UNUSED: &str = "DELETE FROM server_keys
+WHERE last_used IS NULL AND created_at < $1
+  AND NOT EXISTS (SELECT 1 FROM tuf_files t WHERE t.gun = server_keys.gun)";
 const KEY_MARK_USED: &str =
     "UPDATE server_keys SET last_used = $1 WHERE key_id = $2 AND last_used IS NULL";
 
@@ -157,24 +163,42 @@ const SIGNER_KEY_DELETE: &str = "DELETE FROM signer_keys WHERE key_id = $1";
 const SETTING_SELECT: &str = "SELECT value FROM signet_settings WHERE name = $1";
 const SETTING_INSERT: &str =
     "INSERT INTO signet_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING";
+const SETTING_UPSERT: &str = "INSERT INTO signet_settings (name, value) VALUES ($1, $2)
+ON CONFLICT (name) DO UPDATE SET value = excluded.value";
+/// The setting [`Store::health`] rewrites to find out whether writes work again.
+const WRITE_PROBE_SETTING: &str = "health.write_probe";
 
 /// A connection pool to the Signet database. Cheap to clone; clones share the pool.
 ///
 /// Times written to rows (`created_at`, `last_used`) come from the store's [`Clock`]: the
 /// system clock unless [`Store::with_clock`] gives another.
+///
+/// # Write failures
+///
+/// A write that fails for a database reason (a full disk, a lost connection, a broken
+/// transaction state) closes the connection it ran on instead of returning it to the pool, so
+/// the next write starts on a fresh connection: with SQLite's single writer, a failed `COMMIT`
+/// would otherwise leave that one connection inside a transaction and fail every later write.
+/// The failure is logged with its whole cause, and [`Store::health`] fails until a write
+/// succeeds again (it tries one itself). Rejections of the data (version conflicts) are not
+/// failures of the store.
 #[derive(Clone, Debug)]
 pub struct Store {
     inner: Inner,
     clock: Clock,
+    /// Set by a write that failed for a database reason, cleared by the next that succeeds.
+    write_failed: Arc<AtomicBool>,
 }
 
 #[derive(Clone, Debug)]
 enum Inner {
     /// `write` has exactly one connection, so writers in this process queue in the pool rather
-    /// than on SQLite's lock. For `sqlite::memory:` both are the same single-connection pool.
+    /// than on SQLite's lock. For `sqlite::memory:` both are the same single-connection pool,
+    /// and `memory` is set: that connection is the database and is never closed on failure.
     Sqlite {
         read: SqlitePool,
         write: SqlitePool,
+        memory: bool,
     },
     Postgres(PgPool),
 }
@@ -193,35 +217,56 @@ macro_rules! with_reader {
 }
 
 /// Runs `$body` (an `async` block body returning `Result<_, TxError>`) in a write transaction with
-/// `$tx: &mut Transaction`; commits on `Ok`, rolls back on `Err`.
+/// `$tx: &mut Transaction`; commits on `Ok`, rolls back on `Err`. A failure of the database
+/// (not a rejection of the data) closes the connection instead of returning it to the pool,
+/// logs the cause and marks the store as failing writes; a success clears that mark.
 macro_rules! in_write_tx {
     ($store:expr, $op:literal, |$tx:ident| $body:block) => {{
         let store: &Store = $store;
         let backend = store.backend();
-        match &store.inner {
-            Inner::Sqlite { write, .. } => {
-                let mut tx = write
-                    .begin_with("BEGIN IMMEDIATE")
-                    .await
-                    .map_err(|err| StoreError::from_sqlx(backend, $op, err))?;
-                let result: Result<_, TxError> = {
-                    let $tx = &mut tx;
-                    async move $body.await
-                };
-                finish(tx, result, backend, $op).await
+        let result = match &store.inner {
+            Inner::Sqlite { write, memory, .. } => {
+                let memory = *memory;
+                match write.acquire().await {
+                    Err(err) => Err(StoreError::from_sqlx(backend, $op, err)),
+                    Ok(mut conn) => {
+                        let result = match conn.begin_with("BEGIN IMMEDIATE").await {
+                            Err(err) => Err(StoreError::from_sqlx(backend, $op, err)),
+                            Ok(mut tx) => {
+                                let result: Result<_, TxError> = {
+                                    let $tx = &mut tx;
+                                    async move $body.await
+                                };
+                                finish(tx, result, backend, $op).await
+                            }
+                        };
+                        if !memory {
+                            recycle_on_failure(conn, &result, backend, $op).await;
+                        }
+                        result
+                    }
+                }
             }
-            Inner::Postgres(pool) => {
-                let mut tx = pool
-                    .begin()
-                    .await
-                    .map_err(|err| StoreError::from_sqlx(backend, $op, err))?;
-                let result: Result<_, TxError> = {
-                    let $tx = &mut tx;
-                    async move $body.await
-                };
-                finish(tx, result, backend, $op).await
-            }
-        }
+            Inner::Postgres(pool) => match pool.acquire().await {
+                Err(err) => Err(StoreError::from_sqlx(backend, $op, err)),
+                Ok(mut conn) => {
+                    let result = match conn.begin().await {
+                        Err(err) => Err(StoreError::from_sqlx(backend, $op, err)),
+                        Ok(mut tx) => {
+                            let result: Result<_, TxError> = {
+                                let $tx = &mut tx;
+                                async move $body.await
+                            };
+                            finish(tx, result, backend, $op).await
+                        }
+                    };
+                    recycle_on_failure(conn, &result, backend, $op).await;
+                    result
+                }
+            },
+        };
+        store.note_write(&result, $op);
+        result
     }};
 }
 
@@ -281,8 +326,10 @@ impl Store {
                     inner: Inner::Sqlite {
                         read: pool.clone(),
                         write: pool,
+                        memory: true,
                     },
                     clock: Clock::system(),
+                    write_failed: Arc::default(),
                 }
             }
             DbUrl::SqliteFile(path) => {
@@ -309,8 +356,13 @@ impl Store {
                     .await
                     .map_err(|err| unavailable(Backend::Sqlite, err))?;
                 Self {
-                    inner: Inner::Sqlite { read, write },
+                    inner: Inner::Sqlite {
+                        read,
+                        write,
+                        memory: false,
+                    },
                     clock: Clock::system(),
+                    write_failed: Arc::default(),
                 }
             }
             DbUrl::Postgres(options) => {
@@ -323,6 +375,7 @@ impl Store {
                 Self {
                     inner: Inner::Postgres(pool),
                     clock: Clock::system(),
+                    write_failed: Arc::default(),
                 }
             }
         };
@@ -383,16 +436,51 @@ impl Store {
         }
     }
 
-    /// Checks that the database answers (`SELECT 1`).
+    /// Checks that the database answers (`SELECT 1`) and, if the last write failed for a
+    /// database reason, that writes work again: it then commits a small write of its own (the
+    /// setting `health.write_probe`), whose success clears the failure.
     ///
     /// # Errors
     ///
-    /// [`StoreError::Unavailable`] (or [`StoreError::Database`]) if it does not.
+    /// [`StoreError::Unavailable`] (or [`StoreError::Database`]) if the database does not
+    /// answer, or the last write failed and the probe write fails too.
     pub async fn health(&self) -> Result<(), StoreError> {
         with_reader!(self, "health", |pool| {
             sqlx::query("SELECT 1").execute(pool).await?;
             Ok(())
-        })
+        })?;
+        if self.write_failed.load(Ordering::SeqCst) {
+            let stamp = self.clock.now_micros().to_be_bytes();
+            in_write_tx!(self, "health write probe", |tx| {
+                sqlx::query(SETTING_UPSERT)
+                    .bind(WRITE_PROBE_SETTING)
+                    .bind(stamp.as_slice())
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Whether the last write failed for a database reason (and none has succeeded since).
+    pub fn writes_failing(&self) -> bool {
+        self.write_failed.load(Ordering::SeqCst)
+    }
+
+    /// Records the outcome of a write transaction for [`Store::health`].
+    fn note_write<T>(&self, result: &Result<T, StoreError>, op: &'static str) {
+        match result {
+            Ok(_) => {
+                if self.write_failed.swap(false, Ordering::SeqCst) {
+                    tracing::info!(backend = %self.backend(), op, "writes succeed again");
+                }
+            }
+            Err(err) if is_store_failure(err) => {
+                self.write_failed.store(true, Ordering::SeqCst);
+            }
+            Err(_) => {}
+        }
     }
 
     /// Closes all pooled connections; later calls fail with [`StoreError::Unavailable`].
@@ -401,7 +489,7 @@ impl Store {
     /// the store closes too, without waiting or checkpointing.
     pub async fn close(&self) {
         match &self.inner {
-            Inner::Sqlite { read, write } => {
+            Inner::Sqlite { read, write, .. } => {
                 read.close().await;
                 if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
                     .execute(write)
@@ -751,6 +839,29 @@ impl Store {
         })
     }
 
+    /// Deletes the never-used keys created before `created_before` of repositories that have
+    /// no stored metadata (they never published, or were deleted): what `GET …/{role}.key`
+    /// leaves behind for a repository that is never initialised. Keys that have signed, and
+    /// every key of a repository with metadata, are kept. Returns how many were deleted.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] or [`StoreError::Database`]; nothing is deleted then.
+    pub async fn expire_unused_keys(&self, created_before: UnixMicros) -> Result<u64, StoreError> {
+        in_write_tx!(self, "expire_unused_keys", |tx| {
+            let done = sqlx::query(KEYS_EXPIRE_UNUSED)
+                .bind(created_before.0)
+                .execute(&mut **tx)
+                .await?;
+            Ok(done.rows_affected())
+        })
+    }
+
+    /// The clock the store writes times from.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
     /// Records that `key_id` has been used, if it was not already; an unknown key id is ignored.
     ///
     /// # Errors
@@ -1096,7 +1207,7 @@ fn lock_key(namespace: &str, name: &str) -> i64 {
 
 /// Commits on `Ok`, rolls back on `Err`.
 async fn finish<DB: Database, T>(
-    tx: Transaction<'static, DB>,
+    tx: Transaction<'_, DB>,
     result: Result<T, TxError>,
     backend: Backend,
     op: &'static str,
@@ -1110,10 +1221,40 @@ async fn finish<DB: Database, T>(
         }
         Err(err) => {
             if let Err(rollback) = tx.rollback().await {
-                tracing::warn!(%backend, op, error = %rollback, "rollback failed");
+                tracing::warn!(%backend, op, error = %signet_service::errors::chain(&rollback), "rollback failed");
             }
             Err(err.into_store(backend, op))
         }
+    }
+}
+
+/// Whether `err` is a failure of the database (which may have left the connection in any
+/// state) rather than a rejection of what was written.
+fn is_store_failure(err: &StoreError) -> bool {
+    matches!(
+        err,
+        StoreError::Unavailable { .. } | StoreError::Database { .. } | StoreError::Migration { .. }
+    )
+}
+
+/// After a write that failed for a database reason: logs the cause with its whole source
+/// chain and closes `conn` rather than returning it to the pool, so the pool opens a fresh
+/// connection for the next write. (SQLite's single writer connection would otherwise keep
+/// whatever state a failed `COMMIT` left it in — still inside a transaction — and every later
+/// write would fail.)
+async fn recycle_on_failure<DB: Database, T>(
+    conn: sqlx::pool::PoolConnection<DB>,
+    result: &Result<T, StoreError>,
+    backend: Backend,
+    op: &'static str,
+) {
+    let Err(err) = result else { return };
+    if !is_store_failure(err) {
+        return;
+    }
+    tracing::error!(%backend, op, error = %signet_service::errors::chain(err), "write failed; replacing the connection");
+    if let Err(close) = conn.close().await {
+        tracing::debug!(%backend, op, error = %signet_service::errors::chain(&close), "closing the failed connection");
     }
 }
 
@@ -1188,6 +1329,7 @@ mod tests {
         require_send(store.key(""));
         require_send(store.keys_for("", ""));
         require_send(store.mark_key_used(""));
+        require_send(store.expire_unused_keys(UnixMicros(0)));
         require_send(store.setting(""));
         require_send(store.init_setting("", b""));
     }

@@ -53,6 +53,7 @@ backend_suite!(
         delete_is_exact,
         changefeed_semantics,
         server_keys_reuse_until_used,
+        unused_keys_of_unpublished_repositories_expire,
         settings_first_value_wins,
         health_and_close,
         schema_is_idempotent_and_refuses_newer,
@@ -70,6 +71,7 @@ backend_suite!(
         delete_is_exact,
         changefeed_semantics,
         server_keys_reuse_until_used,
+        unused_keys_of_unpublished_repositories_expire,
         settings_first_value_wins,
         health_and_close,
     ]
@@ -87,6 +89,7 @@ backend_suite!(
         delete_is_exact,
         changefeed_semantics,
         server_keys_reuse_until_used,
+        unused_keys_of_unpublished_repositories_expire,
         settings_first_value_wins,
         health_and_close,
         schema_is_idempotent_and_refuses_newer,
@@ -965,6 +968,62 @@ async fn server_keys_reuse_until_used(db: &TestDb) {
     assert_eq!(store.key("aaaa").await.unwrap(), Some(used));
 }
 
+/// Keys handed out by `GET …/{role}.key` for repositories that never publish expire; every
+/// key that signed, and every key of a repository with metadata, stays.
+async fn unused_keys_of_unpublished_repositories_expire(db: &TestDb) {
+    let manual =
+        signet_service::ManualClock::new(signet_core::UnixTime::from_unix(1_900_000_000, 0));
+    let store = db.store.clone().with_clock(manual.clock());
+    let key = |key_id: &str, gun: &str| NewServerKey {
+        key_id: key_id.to_owned(),
+        gun: gun.to_owned(),
+        role: "timestamp".to_owned(),
+        algorithm: "ecdsa".to_owned(),
+        public: b"public".to_vec(),
+        private: b"sealed".to_vec(),
+    };
+    let never = "example.com/never-published";
+    let deleted = "example.com/deleted";
+    store.insert_key(&key("old-unused", never)).await.unwrap();
+    store.insert_key(&key("old-used", never)).await.unwrap();
+    store.mark_key_used("old-used").await.unwrap();
+    store.insert_key(&key("old-published", GUN)).await.unwrap();
+    store.update(GUN, &[rec("root", 1, "root")]).await.unwrap();
+    store
+        .insert_key(&key("old-deleted", deleted))
+        .await
+        .unwrap();
+    store
+        .update(deleted, &[rec("root", 1, "root")])
+        .await
+        .unwrap();
+    store.delete(deleted).await.unwrap();
+    manual.advance_secs(10 * 86_400);
+    store.insert_key(&key("new-unused", never)).await.unwrap();
+
+    let cutoff = UnixMicros((1_900_000_000 + 86_400) * 1_000_000);
+    assert_eq!(store.expire_unused_keys(cutoff).await.unwrap(), 2);
+    for (id, kept) in [
+        ("old-unused", false),
+        ("old-deleted", false),
+        ("old-used", true),
+        ("old-published", true),
+        ("new-unused", true),
+    ] {
+        assert_eq!(store.key(id).await.unwrap().is_some(), kept, "{id}");
+    }
+    assert_eq!(
+        store
+            .unused_key(never, "timestamp", "ecdsa")
+            .await
+            .unwrap()
+            .map(|k| k.key_id),
+        Some("new-unused".to_owned())
+    );
+    // Idempotent.
+    assert_eq!(store.expire_unused_keys(cutoff).await.unwrap(), 0);
+}
+
 async fn settings_first_value_wins(db: &TestDb) {
     let store = &db.store;
     assert_eq!(store.setting("salt").await.unwrap(), None);
@@ -1199,4 +1258,140 @@ async fn connect_errors_are_classified() {
         }
         other => panic!("expected Unavailable, got {other:?}"),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Write failures: reported by health, logged with their cause, recovered without a restart
+// ---------------------------------------------------------------------------------------------
+
+/// The error and every source below it, as one line.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut next = err.source();
+    while let Some(e) = next {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        next = e.source();
+    }
+    out
+}
+
+/// A real full filesystem under an SQLite database: the write that does not fit fails and
+/// changes nothing, health reports the store cannot write, and once space is freed writes
+/// succeed again on the same `Store` (no restart).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_full_disk_fails_writes_then_recovers_without_restart() {
+    let fs = signet_test_support::smallfs::SmallFs::mount(2 << 20);
+    let url = format!("sqlite://{}", fs.path().join("signet.db").display());
+    let store = Store::connect(&url).await.expect("open sqlite on tmpfs");
+    store
+        .update(GUN, &[rec("root", 1, vec![b'r'; 2000])])
+        .await
+        .unwrap();
+    store.health().await.unwrap();
+
+    let (filler, filled) = fs.fill("filler");
+    assert!(filled > 0);
+    let big = vec![b'x'; 512 * 1024];
+    for attempt in 0..3 {
+        let err = store
+            .update(GUN, &[rec("targets", 1, big.clone())])
+            .await
+            .expect_err("a write that does not fit must fail");
+        let why = chain(&err);
+        assert!(
+            why.contains("full"),
+            "attempt {attempt}: cause missing: {why}"
+        );
+        let health = store.health().await;
+        assert!(
+            health.is_err(),
+            "attempt {attempt}: health passed while writes fail"
+        );
+    }
+    // Reads still work, and nothing of the failed writes is visible.
+    assert_eq!(store.latest(GUN, "targets").await.unwrap(), None);
+    assert_eq!(
+        store.latest(GUN, "root").await.unwrap().unwrap().data,
+        vec![b'r'; 2000]
+    );
+
+    std::fs::remove_file(&filler).unwrap();
+    // Health notices on its own that writes work again.
+    store.health().await.expect("healthy once space is free");
+    store
+        .update(GUN, &[rec("targets", 1, big.clone())])
+        .await
+        .expect("writes work again without a restart");
+    store
+        .insert_key(&NewServerKey {
+            key_id: "k1".to_owned(),
+            gun: GUN.to_owned(),
+            role: "timestamp".to_owned(),
+            algorithm: "ecdsa".to_owned(),
+            public: b"public".to_vec(),
+            private: b"sealed".to_vec(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store.latest(GUN, "targets").await.unwrap().unwrap().data,
+        big
+    );
+    store.health().await.unwrap();
+    store.close().await;
+}
+
+/// PostgreSQL refusing writes (here: every insert fails with SQLSTATE 53100 `disk_full`, as
+/// a full data directory does): the cause reaches the error chain, health reports it while it
+/// lasts and clears once writes succeed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_failing_writes_are_reported_then_recovered() {
+    let db = TestDb::postgres().await;
+    db.store
+        .update(GUN, &[rec("root", 1, "kept")])
+        .await
+        .unwrap();
+    db.raw_execute(
+        "CREATE FUNCTION signet_test_disk_full() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN RAISE EXCEPTION 'could not extend file: No space left on device'
+         USING ERRCODE = '53100'; END $$",
+    )
+    .await;
+    for table in ["tuf_files", "signet_settings"] {
+        db.raw_execute(&format!(
+            "CREATE TRIGGER disk_full BEFORE INSERT OR UPDATE ON {table}
+             FOR EACH ROW EXECUTE FUNCTION signet_test_disk_full()"
+        ))
+        .await;
+    }
+    let err = db
+        .store
+        .update(GUN, &[rec("targets", 1, "lost")])
+        .await
+        .expect_err("the insert fails");
+    let why = chain(&err);
+    assert!(why.contains("No space left on device"), "{why}");
+    assert!(
+        db.store.health().await.is_err(),
+        "health passed while writes fail"
+    );
+    assert!(
+        db.store.health().await.is_err(),
+        "health passed while writes fail"
+    );
+
+    for table in ["tuf_files", "signet_settings"] {
+        db.raw_execute(&format!("DROP TRIGGER disk_full ON {table}"))
+            .await;
+    }
+    db.store.health().await.expect("healthy once writes work");
+    db.store
+        .update(GUN, &[rec("targets", 1, "stored")])
+        .await
+        .unwrap();
+    assert_eq!(
+        db.store.latest(GUN, "targets").await.unwrap().unwrap().data,
+        b"stored"
+    );
 }

@@ -33,6 +33,7 @@
 
 pub mod pki;
 pub mod postgres;
+pub mod smallfs;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -91,7 +91,7 @@ pub(crate) fn peer_certs() -> PeerCerts {
 }
 
 /// A reqwest client that trusts exactly the CA in `ca_pem`.
-fn https_client(ca_pem: &Path) -> Result<reqwest::Client, String> {
+pub(crate) fn https_client(ca_pem: &Path) -> Result<reqwest::Client, String> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
 
@@ -334,6 +334,11 @@ impl SignetServer {
     /// The CA that signed the server's certificate.
     pub(crate) fn ca(&self) -> &Path {
         &self.ca
+    }
+
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The last `max` bytes the server wrote to stderr (its log).
