@@ -28,6 +28,7 @@
 
 mod cache;
 mod error;
+pub mod keys;
 mod transport;
 
 use std::collections::{BTreeMap, BTreeSet};
