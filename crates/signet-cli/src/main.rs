@@ -3,6 +3,8 @@
 //! Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
 #![forbid(unsafe_code)]
 
+mod key;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -15,6 +17,8 @@ use zeroize::Zeroizing;
 #[derive(Parser)]
 #[command(name = "signet", version, about, long_about = None, propagate_version = true)]
 struct Cli {
+    #[command(flatten)]
+    dirs: key::TopDirArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -36,6 +40,8 @@ enum Command {
     /// <state-dir>/tls on first run and prints where the CA is, for clients to trust.
     #[command(verbatim_doc_comment)]
     Server(ServerArgs),
+    /// Operates on private keys (notary's `key` commands).
+    Key(key::KeyArgs),
 }
 
 #[derive(Args)]
@@ -115,6 +121,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Server(args) => server(args),
+        Command::Key(args) => key::run(args, &cli.dirs),
     }
 }
 

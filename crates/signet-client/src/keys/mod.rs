@@ -20,6 +20,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod commands;
 mod der;
 mod error;
 mod key;

@@ -47,8 +47,8 @@ pub struct KeyStore {
 pub struct ExportFilter {
     /// Only keys with these IDs.
     pub key_ids: Vec<String>,
-    /// Only keys whose `gun:` header is exactly this GUN.
-    pub gun: Option<String>,
+    /// Only keys whose GUN is exactly one of these.
+    pub guns: Vec<String>,
 }
 
 impl KeyStore {
@@ -218,7 +218,7 @@ impl KeyStore {
     /// The PEM bundle `notary key export` writes: each selected file's blocks with a
     /// `path: <key ID>` header, in file-name order. Keys stay encrypted.
     pub fn export(&self, filter: &ExportFilter) -> Result<String, KeyError> {
-        if !filter.key_ids.is_empty() && filter.gun.is_some() {
+        if !filter.key_ids.is_empty() && !filter.guns.is_empty() {
             return Err(KeyError::Invalid(
                 "Only the --gun or --key flag may be provided, not a mix of the two flags"
                     .to_owned(),
@@ -231,7 +231,7 @@ impl KeyStore {
             if !filter.key_ids.is_empty() && !filter.key_ids.contains(&entry.id) {
                 continue;
             }
-            if filter.gun.as_ref().is_some_and(|g| *g != entry.gun) {
+            if !filter.guns.is_empty() && !filter.guns.contains(&entry.gun) {
                 continue;
             }
             let bytes = read_private(&entry.path)?;
