@@ -87,13 +87,12 @@ pub fn generate(
     source: &mut dyn PassphraseSource,
     out: &mut dyn Write,
 ) -> Result<String, KeyError> {
-    let alg = match KeyAlgorithm::parse(algorithm) {
-        Some(a @ (KeyAlgorithm::EcdsaP256 | KeyAlgorithm::Ed25519)) => a,
-        _ => {
-            return Err(KeyError::Invalid(
-                "Algorithm not allowed, possible values are: ECDSA, ED25519".to_owned(),
-            ));
-        }
+    let Some(alg @ (KeyAlgorithm::EcdsaP256 | KeyAlgorithm::Ed25519)) =
+        KeyAlgorithm::parse(algorithm)
+    else {
+        return Err(KeyError::Invalid(
+            "Algorithm not allowed, possible values are: ECDSA, ED25519".to_owned(),
+        ));
     };
     let key = PrivateKey::generate(alg)?;
     let id = key.id().to_string();
