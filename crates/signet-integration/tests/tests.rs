@@ -1,5 +1,6 @@
 mod cli;
 mod docker_trust;
+mod keys;
 mod notary_cli;
 mod replicas;
 mod util;
