@@ -233,8 +233,8 @@ impl Retriever {
             let _ = write!(err, "Enter passphrase for {display} key{with_id}: ");
         }
         let _ = err.flush();
+        // The terminal echoes the newline (rpassword keeps ECHONL), as notary's prompt ends.
         let entered = read_hidden()?;
-        let _ = writeln!(err);
         if req.create_new {
             if entered.chars().count() < 8 {
                 let _ = writeln!(
@@ -246,7 +246,6 @@ impl Retriever {
             let _ = write!(err, "Repeat passphrase for new {display} key{with_id}: ");
             let _ = err.flush();
             let confirm = read_hidden()?;
-            let _ = writeln!(err);
             if *confirm != *entered {
                 let _ = writeln!(err, "Passphrases do not match. Please retry.");
                 return Ok(PassphraseAnswer::Retry);
