@@ -76,7 +76,7 @@ pub fn list(store: &KeyStore, out: &mut dyn Write) -> Result<(), KeyError> {
 }
 
 /// `key generate [algorithm] [--role R] [-o PREFIX]`. Without `output`, the key goes into
-/// the store and "Generated new <alg> <role> key with keyID: <id>" is printed; with it,
+/// the store and `Generated new <alg> <role> key with keyID: <id>` is printed; with it,
 /// `PREFIX-key.pem` (encrypted, `role:` header) and `PREFIX.pem` (`PUBLIC KEY`, `role:`
 /// header) are written and the store is untouched. Returns the key ID.
 pub fn generate(
