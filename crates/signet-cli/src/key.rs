@@ -68,7 +68,7 @@ pub(crate) struct KeyArgs {
 enum KeyCommand {
     /// Lists keys (ROLE, GUN, KEY ID, LOCATION), as notary prints them.
     List,
-    /// Generates a new key. With -o, writes <output>-key.pem (encrypted) and <output>.pem
+    /// Generates a new key. With -o, writes PREFIX-key.pem (encrypted) and PREFIX.pem
     /// (public key) instead of storing it.
     Generate {
         /// ecdsa (default, P-256) or ed25519.
