@@ -252,6 +252,16 @@ impl PrivateKey {
     pub(crate) fn from_pkcs1_der(der: &[u8]) -> Result<Self, KeyError> {
         let pair = RsaKeyPair::from_der(der)
             .map_err(|e| KeyError::malformed(format!("RSA private key: {e}")))?;
+        // *ring* does not check every CRT component when loading; a corrupted one only
+        // shows when signing (ring verifies its own signatures). Find out now, not mid-publish.
+        let mut probe = vec![0u8; pair.public().modulus_len()];
+        pair.sign(
+            &signature::RSA_PSS_SHA256,
+            &SystemRandom::new(),
+            b"signet key check",
+            &mut probe,
+        )
+        .map_err(|_| KeyError::malformed("RSA private key is inconsistent (cannot sign)"))?;
         let public = PublicKey::new(
             KeyType::Rsa,
             spki(OID_RSA, None, pair.public_key().as_ref()),

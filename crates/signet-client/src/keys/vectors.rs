@@ -388,3 +388,13 @@ impl ReplaceGun for Vec<u8> {
             .into_bytes()
     }
 }
+
+/// Found by the `private_key_pem` fuzz target: one changed base64 character in a CRT
+/// component of `go-rsa-plain.pem`. *ring* loads it but cannot sign with it; Signet refuses
+/// it when reading.
+#[test]
+fn rsa_key_with_corrupt_crt_is_refused_when_read() {
+    let pem = KeyPem::parse(&read("corrupt/rsa-bad-crt.pem")).expect("PEM parses");
+    let err = pem.decrypt(None).expect_err("inconsistent key");
+    assert!(matches!(err, KeyError::Malformed { .. }), "{err}");
+}
