@@ -288,11 +288,8 @@ impl PassphraseSource for Retriever {
                     key: format!("{} (from {var})", req.key_name),
                 });
             }
-            if req.create_new && value.chars().count() < 8 {
-                return Err(KeyError::Invalid(format!(
-                    "the passphrase in {var} is too short: use at least 8 characters"
-                )));
-            }
+            // As notary, any non-empty value is accepted (the 8-character minimum is the
+            // prompt's), so existing scripts keep working.
             return Ok(PassphraseAnswer::Passphrase(value.clone()));
         }
         if !self.interactive {
