@@ -6,6 +6,7 @@
 // `SIGNET_SERVER_<SECTION>_<KEY>` there are placeholders for the terminal, not HTML.
 #![allow(rustdoc::invalid_html_tags)]
 
+mod key;
 mod notary;
 
 use std::path::PathBuf;
@@ -54,6 +55,8 @@ enum Command {
     /// NOTARY_SIGNER_<ALIAS> (or SIGNET_SIGNER_<ALIAS>), alias upper-cased.
     #[command(verbatim_doc_comment)]
     Signer(SignerArgs),
+    /// Operates on private keys (notary's `key` commands).
+    Key(key::KeyArgs),
     #[command(flatten)]
     Notary(notary::NotaryCommand),
 }
@@ -147,7 +150,7 @@ fn main() -> ExitCode {
     let json_logs = match &cli.command {
         Command::Server(args) => matches!(args.log_format, LogFormat::Json),
         Command::Signer(args) => matches!(args.log_format, LogFormat::Json),
-        Command::Notary(_) => false,
+        Command::Notary(_) | Command::Key(_) => false,
     };
     let result = match cli.command {
         Command::Notary(cmd) => {
@@ -161,6 +164,7 @@ fn main() -> ExitCode {
         }
         Command::Server(args) => server(args),
         Command::Signer(args) => signer(args),
+        Command::Key(args) => key::run(args, cli.notary.trust_dir(), cli.notary.config_file()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -282,6 +282,20 @@ fn fatal(settings: &Settings, e: ClientError) -> Fatal {
 type Result<T> = std::result::Result<T, Fatal>;
 
 /// Runs a notary command.
+impl GlobalOpts {
+    /// `-d/--trustDir`, for the other client commands (`signet key`).
+    pub(crate) fn trust_dir(&self) -> Option<&Path> {
+        self.trust_dir.as_deref()
+    }
+
+    /// `--configFile` (or `-c` before the subcommand), for the other client commands.
+    pub(crate) fn config_file(&self) -> Option<&Path> {
+        self.config_file
+            .as_deref()
+            .or(self.config_file_short.as_deref())
+    }
+}
+
 pub(crate) fn run(global: &GlobalOpts, cmd: NotaryCommand) -> Result<()> {
     let level = if global.debug {
         "debug"

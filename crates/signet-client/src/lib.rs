@@ -31,6 +31,7 @@ pub mod changelist;
 pub mod commands;
 pub mod config;
 mod error;
+pub mod keys;
 pub mod publish;
 mod tabwriter;
 mod transport;

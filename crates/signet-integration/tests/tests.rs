@@ -1,6 +1,7 @@
 mod cli;
 mod docker_trust;
 mod hostile_uploads;
+mod keys;
 mod notary_cli;
 mod notary_compat;
 mod replicas;

@@ -1,0 +1,132 @@
+//! `signet key …`: notary's key commands. Parsing only; the work is in
+//! `signet_client::keys::commands`.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use signet_client::keys::{ExportFilter, KeyStore, PassphraseEnv, Retriever, commands};
+
+/// Operates on the private keys of a notary or docker trust directory.
+#[derive(Args, Debug)]
+pub(crate) struct KeyArgs {
+    #[command(subcommand)]
+    command: KeyCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum KeyCommand {
+    /// Lists keys (ROLE, GUN, KEY ID, LOCATION), as notary prints them.
+    List,
+    /// Generates a new key. With -o, writes PREFIX-key.pem (encrypted) and PREFIX.pem
+    /// (public key) instead of storing it.
+    Generate {
+        /// ecdsa (default, P-256) or ed25519.
+        #[arg(default_value = "ecdsa")]
+        algorithm: String,
+        /// Role to generate the key for.
+        #[arg(short = 'r', long, default_value = "root")]
+        role: String,
+        /// File name prefix to write the key pair to.
+        #[arg(short = 'o', long = "output", value_name = "PREFIX")]
+        output: Option<PathBuf>,
+    },
+    /// Imports keys from PEM files (also the encrypted files `key generate -o` and
+    /// `key export` write).
+    Import {
+        /// PEM files.
+        #[arg(required = true, value_name = "PEMFILE")]
+        files: Vec<PathBuf>,
+        /// Role for keys whose PEM has no role header. [default: delegation]
+        #[arg(short = 'r', long, default_value = "")]
+        role: String,
+        /// GUN for keys whose PEM has no gun header.
+        #[arg(short = 'g', long, default_value = "")]
+        gun: String,
+    },
+    /// Exports keys (still encrypted) with a path header, for `key import`.
+    Export {
+        /// Key IDs to export.
+        #[arg(long = "key", value_delimiter = ',', conflicts_with = "gun")]
+        keys: Vec<String>,
+        /// GUNs whose keys to export.
+        #[arg(long = "gun", value_delimiter = ',')]
+        gun: Vec<String>,
+        /// File to write (mode 0600) instead of standard output.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Removes the key with the given ID, after confirmation.
+    Remove {
+        /// The key ID.
+        key_id: String,
+        /// Do not ask for confirmation.
+        #[arg(short = 'y', long)]
+        yes: bool,
+    },
+    /// Changes the passphrase of the key with the given ID.
+    Passwd {
+        /// The key ID.
+        key_id: String,
+    },
+}
+
+/// Runs `signet key …` with the global `-d/--trustDir` and `--configFile`.
+pub(crate) fn run(
+    args: KeyArgs,
+    flag: Option<&std::path::Path>,
+    config: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let cwd = std::env::current_dir().context("current directory")?;
+    let trust_dir = commands::resolve_trust_dir(flag, config, home.as_deref(), &cwd)?;
+    let store = KeyStore::new(&trust_dir);
+    let retriever = || Retriever::from_process(PassphraseEnv::notary());
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match args.command {
+        KeyCommand::List => commands::list(&store, &mut out)?,
+        KeyCommand::Generate {
+            algorithm,
+            role,
+            output,
+        } => {
+            commands::generate(
+                &store,
+                &algorithm,
+                &role,
+                output.as_deref(),
+                &mut retriever(),
+                &mut out,
+            )?;
+        }
+        KeyCommand::Import { files, role, gun } => {
+            commands::import(&store, &files, &role, &gun, &mut retriever())?;
+        }
+        KeyCommand::Export { keys, gun, output } => {
+            let filter = ExportFilter {
+                key_ids: keys,
+                guns: gun,
+            };
+            commands::export(&store, &filter, output.as_deref(), &mut out)?;
+        }
+        KeyCommand::Remove { key_id, yes } => {
+            // As notary, the answer is read from standard input (so `echo yes |` works); at
+            // the end of input the removal is aborted.
+            let stdin = std::io::stdin();
+            commands::remove(&store, &key_id, yes, &mut stdin.lock(), &mut out)?;
+        }
+        KeyCommand::Passwd { key_id } => {
+            commands::passwd(
+                &store,
+                &key_id,
+                &mut retriever(),
+                &mut retriever(),
+                &mut out,
+            )?;
+        }
+    }
+    out.flush().context("writing output")?;
+    Ok(())
+}
