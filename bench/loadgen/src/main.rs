@@ -188,6 +188,7 @@ async fn run(args: Args) -> anyhow::Result<serde_json::Value> {
     // ---- 2. build uploads on all cores (untimed)
     let t_prep = Instant::now();
     let keys = std::mem::take(&mut *keys.lock().expect("keys lock"));
+    #[allow(clippy::disallowed_methods)] // the benchmark signs at the machine's time
     let since = SystemTime::now().duration_since(UNIX_EPOCH)?;
     let now = UnixTime::from_unix(since.as_secs() as i64, since.subsec_nanos());
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());

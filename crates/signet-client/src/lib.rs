@@ -41,7 +41,7 @@ use std::sync::Arc;
 
 use signet_core::encoding::hex_encode;
 use signet_core::trusted::{KnownVersions, TrustedRoot, TrustedTargets};
-use signet_core::{KeyId, RingVerifier, RoleName, UnixTime, VerifyError};
+use signet_core::{KeyId, RingVerifier, RoleName, VerifyError};
 
 pub use cache::{Cache, MemoryCache, TrustDirCache};
 pub use error::ClientError;
@@ -50,19 +50,9 @@ pub use transport::{Access, Credentials, Transport, TransportConfig};
 
 use transport::Fetched;
 
-/// Where "now" comes from. Verification never reads the clock itself.
-pub type Clock = Arc<dyn Fn() -> UnixTime + Send + Sync>;
-
-/// The system clock.
-pub fn system_clock() -> UnixTime {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    UnixTime::from_unix(
-        i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-        d.subsec_nanos(),
-    )
-}
+/// Where "now" comes from (the services' shared clock). Verification never reads the
+/// wall clock itself.
+pub use signet_service::Clock;
 
 /// A verifying client for one Notary v1 server.
 #[derive(Clone)]
@@ -165,7 +155,7 @@ impl Client {
             pinning,
             cache,
             limits: Limits::default(),
-            clock: Arc::new(system_clock),
+            clock: Clock::system(),
         }
     }
 
@@ -204,7 +194,7 @@ impl Client {
         pinning: &Pinning,
     ) -> Result<VerifiedRepository, ClientError> {
         cache::check_gun(gun)?;
-        let now = (self.clock)();
+        let now = self.clock.now();
         let v = &RingVerifier;
 
         // The rotation anchor and the rollback floor come from the cache.

@@ -121,7 +121,7 @@ impl Publisher {
         gun: &str,
         server_snapshot: bool,
     ) -> Result<Signed<Root>, ClientError> {
-        let now = (self.client.clock)();
+        let now = self.client.clock.now();
         let root_role = RoleName::root();
         let root_signer = match self
             .keys
@@ -208,7 +208,7 @@ impl Publisher {
 
     /// notary's `publish GUN` (see the module documentation).
     pub async fn publish(&self, gun: &str) -> Result<Published, ClientError> {
-        let now = (self.client.clock)();
+        let now = self.client.clock.now();
         let changelist = Changelist::new(&self.changelists, gun)?;
         let (entries, bad) = changelist.list()?;
         if let Some((file, e)) = bad.first() {

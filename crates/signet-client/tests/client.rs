@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use signet_client::{
     Cache, Client, ClientError, MemoryCache, Pinning, TransportConfig, TrustDirCache,
-    VerifiedRepository, system_clock,
+    VerifiedRepository,
 };
 use signet_core::encoding::{hex_encode, sha256};
 use signet_core::{RoleName, VerifyError};
@@ -31,6 +31,7 @@ fn ca() -> PathBuf {
     ca
 }
 
+#[allow(clippy::disallowed_methods)] // test code: fixture JSON or the machine's time, never signed bytes or a trust decision
 fn unique(prefix: &str) -> String {
     let d = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -434,9 +435,10 @@ async fn hostile_server_attacks_are_refused_and_the_cache_survives() {
     still_good(&server, &c, &cache, &b).await;
 
     // Freeze: B replayed two weeks later; its timestamp (14 days) has expired.
-    let frozen = c
-        .clone()
-        .with_clock(Arc::new(|| system_clock().add_days(15)));
+    let frozen = c.clone().with_clock({
+        let real = signet_client::Clock::system();
+        signet_client::Clock::from_fn(move || real.now().add_days(15))
+    });
     server.serve(&b);
     let err = frozen.verify_gun(&b.gun).await.unwrap_err();
     let (role, why) = rejected(&err);
@@ -494,7 +496,7 @@ async fn hostile_server_attacks_are_refused_and_the_cache_survives() {
 
     // A root signed by another key (same GUN, next version): not a rotation the trusted
     // root authorized.
-    let mut impostor = TestRepo::new(&b.gun, system_clock());
+    let mut impostor = TestRepo::new(&b.gun, signet_client::Clock::system().now());
     impostor.set_timestamp_key(EcdsaKey::generate().public().clone());
     impostor.set_server_snapshot_key(EcdsaKey::generate().public().clone());
     let version = a.root_version();

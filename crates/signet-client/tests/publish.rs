@@ -82,6 +82,7 @@ impl KeySource for MemKeys {
     }
 }
 
+#[allow(clippy::disallowed_methods)] // test code: fixture JSON or the machine's time, never signed bytes or a trust decision
 fn unique(name: &str) -> String {
     let d = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -120,6 +121,7 @@ fn go_list(gun: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+#[allow(clippy::disallowed_methods)] // test code: fixture JSON or the machine's time, never signed bytes or a trust decision
 fn stage(trust: &Path, gun: &str, change: &Change) {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

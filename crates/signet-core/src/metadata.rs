@@ -755,7 +755,7 @@ mod tests {
         }
     }
 
-    #[allow(clippy::disallowed_methods)] // test fixture JSON: not the signed-bytes path
+    #[allow(clippy::disallowed_methods)] // test code: fixture JSON or the machine's time, never signed bytes or a trust decision
     fn doc(signed: &Value) -> Vec<u8> {
         serde_json::to_vec(&serde_json::json!({"signed": signed, "signatures": []})).unwrap()
     }
@@ -874,7 +874,7 @@ mod tests {
     /// Go's nil `[]byte` is `null`: a `sig` or hash value of `null` reads as no bytes, so the
     /// signature never verifies and the hash never matches, but the document still parses.
     #[test]
-    #[allow(clippy::disallowed_methods)] // test fixture JSON: not the signed-bytes path
+    #[allow(clippy::disallowed_methods)] // test code: fixture JSON or the machine's time, never signed bytes or a trust decision
     fn null_byte_strings_read_as_no_bytes() {
         let mut signed = base_signed("Snapshot");
         signed["meta"]["targets"]["hashes"]["sha256"] = Value::Null;
@@ -895,7 +895,7 @@ mod tests {
     /// Fields Go always writes (scalars, strings, and the key bytes whose ID would change)
     /// must be present and typed: `null` or absent is a clear error, never a panic.
     #[test]
-    #[allow(clippy::disallowed_methods)] // test fixture JSON: not the signed-bytes path
+    #[allow(clippy::disallowed_methods)] // test code: fixture JSON or the machine's time, never signed bytes or a trust decision
     fn always_present_fields_reject_null_and_absent() {
         let cases: &[(&str, &str)] = &[
             ("Root", "/_type"),

@@ -76,7 +76,7 @@ fn canonical_of(role: &RoleName, bytes: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// `file` re-encoded with `edit` applied to its JSON (signatures kept as they were).
-#[allow(clippy::disallowed_methods)] // test fixture JSON: not the signed-bytes path
+#[allow(clippy::disallowed_methods)] // test code: fixture JSON or the machine's time, never signed bytes or a trust decision
 fn edited(file: &[u8], edit: impl FnOnce(&mut Value)) -> Vec<u8> {
     let mut doc: Value = serde_json::from_slice(file).unwrap();
     edit(&mut doc);

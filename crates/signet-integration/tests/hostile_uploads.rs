@@ -67,6 +67,7 @@ fn giant_string(len: usize) -> Vec<u8> {
     out
 }
 
+#[allow(clippy::disallowed_methods)] // test code: fixture JSON or the machine's time, never signed bytes or a trust decision
 fn now() -> UnixTime {
     let since = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

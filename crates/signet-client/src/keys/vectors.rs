@@ -208,6 +208,7 @@ fn generated_keys_round_trip() {
 }
 
 #[test]
+#[allow(clippy::disallowed_methods)] // test code: fixture JSON or the machine's time, never signed bytes or a trust decision
 fn root_certificate_key_ids() {
     let key = PrivateKey::generate(KeyAlgorithm::EcdsaP256).unwrap();
     let cert = key
