@@ -370,7 +370,7 @@ pub async fn run(
             },
             _ => TlsSource::LocalCa {
                 state_dir: cfg.server.state_dir.clone(),
-                extra_names: Vec::new(),
+                extra_names: local_names(addr),
             },
         };
         let (manager, initial) = TlsManager::load(source, clock)?;
@@ -406,6 +406,22 @@ pub async fn run(
         what: "serving".to_owned(),
         source,
     })
+}
+
+/// Names the generated certificate covers besides `localhost`, `127.0.0.1` and `::1`: the
+/// machine's host name and the listen address (unless it is a wildcard).
+fn local_names(addr: SocketAddr) -> Vec<String> {
+    let mut names = Vec::new();
+    if let Ok(host) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+        let host = host.trim();
+        if !host.is_empty() {
+            names.push(host.to_owned());
+        }
+    }
+    if !addr.ip().is_unspecified() {
+        names.push(addr.ip().to_string());
+    }
+    names
 }
 
 /// Notary configs write `:4443` for "all interfaces".

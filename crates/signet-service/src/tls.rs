@@ -518,19 +518,27 @@ pub fn ensure_local_ca(
             (pem, key)
         }
     };
+    let mut names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    for n in extra_names {
+        if !names.contains(n) {
+            names.push(n.clone());
+        }
+    }
+    // The names the server certificate was made for, to notice when they change.
+    let names_file = dir.join("server.names");
+    let wanted_names = names.join("\n");
     let server_ok = !renewal.ca
         && usable_pair(&paths.cert, &paths.key, now, SERVER_RENEW_BEFORE_DAYS).is_some()
-        && server_config(&paths.cert, &paths.key).is_ok();
+        && server_config(&paths.cert, &paths.key).is_ok()
+        && fs::read_to_string(&names_file).is_ok_and(|n| n == wanted_names);
     if !server_ok {
         renewal.server = true;
         let (ca_pem, ca_key) = ca;
         let issuer = Issuer::from_ca_cert_pem(&ca_pem, ca_key).map_err(generate_err)?;
-        let mut names = vec![
-            "localhost".to_owned(),
-            "127.0.0.1".to_owned(),
-            "::1".to_owned(),
-        ];
-        names.extend(extra_names.iter().cloned());
         let key = KeyPair::generate().map_err(generate_err)?;
         let mut params = CertificateParams::new(names).map_err(generate_err)?;
         params
@@ -547,6 +555,7 @@ pub fn ensure_local_ca(
             format!("{}{}", cert.pem(), ca_pem).as_bytes(),
             false,
         )?;
+        write_atomic(&names_file, wanted_names.as_bytes(), false)?;
     }
     Ok((paths, renewal))
 }
@@ -698,6 +707,45 @@ mod tests {
         );
         assert_ne!(fs::read(&p.ca_cert).unwrap(), ca);
         assert_chains(&p);
+    }
+
+    #[test]
+    fn a_new_name_renews_the_server_certificate_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = UnixTime::from_unix(T0, 0);
+        let (p, _) = ensure_local_ca(dir.path(), &[], now).unwrap();
+        let ca = fs::read(&p.ca_cert).unwrap();
+        let (_, r) = ensure_local_ca(dir.path(), &[], now).unwrap();
+        assert_eq!(r, Renewal::default());
+        let names = vec!["signet.example".to_owned(), "192.0.2.7".to_owned()];
+        let (_, r) = ensure_local_ca(dir.path(), &names, now).unwrap();
+        assert_eq!(
+            r,
+            Renewal {
+                ca: false,
+                server: true
+            }
+        );
+        assert_eq!(fs::read(&p.ca_cert).unwrap(), ca);
+        let (_, r) = ensure_local_ca(dir.path(), &names, now).unwrap();
+        assert_eq!(r, Renewal::default(), "same names: kept");
+        // The certificate really covers the new names.
+        let cfg = server_config(&p.cert, &p.key).unwrap();
+        drop(cfg);
+        let der = CertificateDer::pem_file_iter(&p.cert)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
+        let text = String::from_utf8_lossy(der.as_ref()).into_owned();
+        assert!(
+            text.contains("signet.example"),
+            "DNS name in the certificate"
+        );
+        assert!(
+            der.as_ref().windows(4).any(|w| w == [192, 0, 2, 7]),
+            "IP address in the certificate"
+        );
     }
 
     #[test]
