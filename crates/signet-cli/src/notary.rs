@@ -15,6 +15,7 @@ use clap::{Args, Subcommand};
 use signet_client::changelist::{Change, Changelist, TargetMeta};
 use signet_client::commands;
 use signet_client::config::{Overrides, Settings};
+use signet_client::keys::{KeyStore, PassphraseEnv, Retriever, StoreKeySource};
 use signet_client::publish::{KeySource, Publisher};
 use signet_client::{
     Client, ClientError, Credentials, Transport, TrustDirCache, VerifiedRepository,
@@ -675,23 +676,19 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// The private-key store, the seam where `signet_client::keys` plugs in: it implements
-/// [`KeySource`]. `None` until it is wired in; signing commands then fail with a clear
-/// message (and leave staged changes in place).
-fn key_source(_settings: &Settings) -> Option<Arc<dyn KeySource>> {
-    None
+/// The private-key store of the trust directory (`<trust dir>/private`), with notary's
+/// passphrase retriever (`NOTARY_<ROLE>_PASSPHRASE`, else a prompt on a terminal).
+fn key_source(settings: &Settings) -> Arc<dyn KeySource> {
+    Arc::new(StoreKeySource::new(
+        KeyStore::new(&settings.trust_dir),
+        Retriever::from_process(PassphraseEnv::notary()),
+    ))
 }
 
 fn publisher(settings: &Settings, gun: &str) -> Result<Publisher> {
-    let keys = key_source(settings).ok_or_else(|| {
-        Fatal(format!(
-            "cannot sign for {gun}: this build of signet has no private key store yet; staged \
-             changes are kept (see `signet status {gun}`)"
-        ))
-    })?;
     Ok(Publisher::new(
         client(settings, gun)?,
-        keys,
+        key_source(settings),
         &settings.trust_dir,
     ))
 }

@@ -358,6 +358,41 @@ fn changelists_cross_between_notary_and_signet() {
     assert_eq!(st.stdout, format!("No unpublished changes for {g}\n"));
 }
 
+/// `signet init -p` and `signet add -p` sign with keys from signet's own store (passphrases
+/// from NOTARY_*_PASSPHRASE); the Go CLI, from a fresh trust dir, lists the target signet
+/// published, byte for byte as signet lists it, and reads signet's key files.
+#[test]
+fn signet_publishes_with_its_key_store_and_notary_reads_it() {
+    let w = World::new();
+    let g = gun("signet-published");
+    let f = w.write("p1.txt", "published by signet\n");
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+
+    let o = w.signet("signet", &["init", &g, "-p"]);
+    assert_eq!(o.code, 0, "signet init -p failed: {o:?}");
+    let o = w.signet("signet", &["add", &g, "by-signet", &s(&f), "-p"]);
+    assert_eq!(o.code, 0, "signet add -p failed: {o:?}");
+    assert!(o.stdout.contains("Auto-publishing changes to"), "{o:?}");
+
+    let go = w.notary_ok("go-fresh", &["list", &g]);
+    assert!(go.stdout.contains("by-signet"), "{go:?}");
+    let ours = w.signet("signet-fresh", &["list", &g]);
+    assert_eq!((ours.code, &ours.stdout), (go.code, &go.stdout), "{ours:?}");
+    let ours = w.signet("signet", &["list", &g]);
+    assert_eq!((ours.code, &ours.stdout), (go.code, &go.stdout), "{ours:?}");
+
+    // The Go CLI reads the keys signet stored: root, and targets and snapshot for the GUN.
+    let keys = w.notary_ok("signet", &["key", "list"]);
+    for role in ["root", "targets", "snapshot"] {
+        assert!(
+            keys.stdout
+                .lines()
+                .any(|l| l.split_whitespace().next() == Some(role)),
+            "no {role} key in {keys:?}"
+        );
+    }
+}
+
 #[test]
 fn trust_pinning_fails_closed_and_first_use_is_announced() {
     let w = World::new();

@@ -26,6 +26,7 @@ mod error;
 mod key;
 mod passphrase;
 mod pem;
+mod source;
 mod store;
 #[cfg(test)]
 mod vectors;
@@ -39,6 +40,7 @@ pub use passphrase::{
 pub use pem::{
     KeyEncoding, KeyPem, MAX_PBKDF2_ITERATIONS, NOTARY_PBKDF2_ITERATIONS, NOTARY_SALT_LEN,
 };
+pub use source::StoreKeySource;
 pub use store::{
     DEFAULT_IMPORT_ROLE, ExportFilter, KEY_EXTENSION, KeyEntry, KeyStore, write_private,
 };
