@@ -131,6 +131,20 @@ fn configuration_errors_exit_2_with_a_clear_message() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains(&cert), "{err}");
 
+    // An unreachable PostgreSQL is named with its address and the reason.
+    let (code, err) = run_to_exit(
+        dir.path(),
+        &[("SIGNET_KEY_PASSPHRASE", "x")],
+        &[
+            "server",
+            "--database",
+            "postgres://postgres@127.0.0.1:1/test",
+        ],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("PostgreSQL 127.0.0.1:1/test"), "{err}");
+    assert!(err.contains("refused"), "the reason: {err}");
+
     // A port in use: exit 2, and the OS's reason said once.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = taken.local_addr().expect("addr").to_string();

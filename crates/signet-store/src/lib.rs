@@ -366,10 +366,19 @@ impl Store {
                 }
             }
             DbUrl::Postgres(options) => {
+                let options = (*options).application_name("signet");
+                // One direct connection first: the pool would report an unreachable or
+                // refusing server only as "pool timed out", without the reason.
+                let probe =
+                    tokio::time::timeout(ACQUIRE_TIMEOUT, PgConnection::connect_with(&options))
+                        .await
+                        .map_err(|_| unavailable(Backend::Postgres, sqlx::Error::PoolTimedOut))?
+                        .map_err(|err| unavailable(Backend::Postgres, err))?;
+                let _ = probe.close().await;
                 let pool = PgPoolOptions::new()
                     .max_connections(POSTGRES_CONNECTIONS)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
-                    .connect_with((*options).application_name("signet"))
+                    .connect_with(options)
                     .await
                     .map_err(|err| unavailable(Backend::Postgres, err))?;
                 Self {
