@@ -14,8 +14,8 @@ BIN=target/x86_64-unknown-linux-gnu/release
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_odr_violation=0}
 TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then
-    TARGETS=(canonical_json metadata_root metadata_targets metadata_snapshot metadata_timestamp
-        keys_pem role_names gun_routes time_rfc3339 update_sequence upload_path)
+    # Every [[bin]] of Cargo.toml, so a new target cannot be left out of the runs.
+    mapfile -t TARGETS < <(awk '/^\[\[bin\]\]/ {b=1; next} b && /^name *=/ {gsub(/.*= *"|".*/, ""); print; b=0}' Cargo.toml)
 fi
 mkdir -p logs
 failed=()
