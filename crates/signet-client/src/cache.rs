@@ -126,6 +126,11 @@ impl Cache for TrustDirCache {
     fn store(&self, gun: &str, files: &[(RoleName, &[u8])]) -> Result<(), ClientError> {
         for (role, bytes) in files {
             let path = self.path(gun, role)?;
+            // A file already holding these bytes is left alone: a warm `list` writes (and
+            // syncs) nothing, as notary's does not.
+            if std::fs::read(&path).is_ok_and(|old| old == *bytes) {
+                continue;
+            }
             write_atomic(&path, bytes).map_err(|e| ClientError::Cache {
                 gun: gun.to_owned(),
                 role: role.to_string(),
@@ -167,5 +172,33 @@ mod tests {
         for gun in ["", "a/../b", "/abs", "a//b", "a\\b", "x/."] {
             assert!(c.path(gun, &RoleName::root()).is_err(), "{gun:?}");
         }
+    }
+
+    #[test]
+    fn unchanged_files_are_not_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = TrustDirCache::new(dir.path());
+        let gun = "example.com/app";
+        c.store(
+            gun,
+            &[(RoleName::root(), b"root v1"), (RoleName::targets(), b"t1")],
+        )
+        .unwrap();
+        let root = c.path(gun, &RoleName::root()).unwrap();
+        let targets = c.path(gun, &RoleName::targets()).unwrap();
+        let ino = |p: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
+        let (root_ino, targets_ino) = (ino(&root), ino(&targets));
+        c.store(
+            gun,
+            &[(RoleName::root(), b"root v1"), (RoleName::targets(), b"t2")],
+        )
+        .unwrap();
+        assert_eq!(ino(&root), root_ino, "same bytes: the file is left alone");
+        assert_ne!(
+            ino(&targets),
+            targets_ino,
+            "new bytes: replaced (atomically)"
+        );
+        assert_eq!(c.load(gun, &RoleName::targets()).unwrap().unwrap(), b"t2");
     }
 }
