@@ -493,14 +493,15 @@ impl Store {
     }
 
     /// Closes all pooled connections; later calls fail with [`StoreError::Unavailable`].
-    /// On SQLite the write-ahead log is checkpointed into the database file first, so the
-    /// file alone is a complete copy once the server has stopped. Dropping every clone of
-    /// the store closes too, without waiting or checkpointing.
+    /// On SQLite the write-ahead log is checkpointed into the database file first (without
+    /// waiting on other connections), and SQLite folds in and removes the log when the last
+    /// connection closes, so the file alone is a complete copy once the server has stopped.
+    /// Dropping every clone of the store closes too, without waiting.
     pub async fn close(&self) {
         match &self.inner {
             Inner::Sqlite { read, write, .. } => {
                 read.close().await;
-                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
                     .execute(write)
                     .await
                 {
