@@ -25,10 +25,10 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use ring::rand::SystemRandom;
-use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair};
 use signet_core::metadata::Base64Bytes;
 use signet_core::{KeyId, KeyType, PublicKey, Signature};
-use signet_store::seal::{Kek, KekSettings, SealError};
+use signet_store::seal::{Kek, KekSettings, SealError, SigningPair};
 use signet_store::{NewServerKey, ServerKey, Store, StoreError, UnixMicros};
 use zeroize::Zeroizing;
 
@@ -215,13 +215,8 @@ struct LoadedKey {
     gun: String,
     role: String,
     public: PublicKey,
-    pair: Pair,
+    pair: SigningPair,
     used: std::sync::atomic::AtomicBool,
-}
-
-enum Pair {
-    Ecdsa(EcdsaKeyPair),
-    Ed25519(Ed25519KeyPair),
 }
 
 /// Where the server's KEK salt and check value live (the names predate the shared module).
@@ -229,12 +224,6 @@ const KEK_SETTINGS: KekSettings<'static> = KekSettings {
     salt: "kek.salt",
     check: "kek.check",
 };
-
-/// DER prefix of a P-256 SubjectPublicKeyInfo; the 65-byte uncompressed point follows.
-const P256_SPKI_PREFIX: [u8; 26] = [
-    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
-    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
-];
 
 impl LocalKeys {
     /// Opens the key store: derives the key-encryption key from `passphrase` and the
@@ -397,23 +386,18 @@ impl LocalKeys {
         &self,
         algorithm: KeyAlgorithm,
         pkcs8: &[u8],
-    ) -> Result<(PublicKey, Pair), KeyError> {
-        match algorithm {
-            KeyAlgorithm::Ecdsa => {
-                let pair =
-                    EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8, &self.rng)
-                        .map_err(|_| KeyError::Crypto("parse ecdsa key"))?;
-                let mut spki = P256_SPKI_PREFIX.to_vec();
-                spki.extend_from_slice(pair.public_key().as_ref());
-                Ok((PublicKey::new(KeyType::Ecdsa, spki), Pair::Ecdsa(pair)))
-            }
-            KeyAlgorithm::Ed25519 => {
-                let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8)
-                    .map_err(|_| KeyError::Crypto("parse ed25519 key"))?;
-                let public = PublicKey::new(KeyType::Ed25519, pair.public_key().as_ref().to_vec());
-                Ok((public, Pair::Ed25519(pair)))
-            }
-        }
+    ) -> Result<(PublicKey, SigningPair), KeyError> {
+        let ecdsa = matches!(algorithm, KeyAlgorithm::Ecdsa);
+        let pair = SigningPair::from_pkcs8(ecdsa, pkcs8, &self.rng).map_err(|e| match e {
+            SealError::Crypto(what) => KeyError::Crypto(what),
+            _ => KeyError::Crypto("parse key"),
+        })?;
+        let key_type = if ecdsa {
+            KeyType::Ecdsa
+        } else {
+            KeyType::Ed25519
+        };
+        Ok((PublicKey::new(key_type, pair.public_key()), pair))
     }
 
     fn load(&self, row: &ServerKey) -> Result<Arc<LoadedKey>, KeyError> {
@@ -491,16 +475,11 @@ impl LocalKeys {
             let Some(key) = self.held_key(gun, role, id).await? else {
                 continue;
             };
-            let (method, sig) = match &key.pair {
-                Pair::Ecdsa(p) => (
-                    "ecdsa",
-                    p.sign(&self.rng, payload)
-                        .map_err(|_| KeyError::Crypto("ecdsa sign"))?
-                        .as_ref()
-                        .to_vec(),
-                ),
-                Pair::Ed25519(p) => ("eddsa", p.sign(payload).as_ref().to_vec()),
-            };
+            let method = key.pair.method();
+            let sig = key
+                .pair
+                .sign(&self.rng, payload)
+                .map_err(|_| KeyError::Crypto("sign"))?;
             if !key.used.swap(true, Ordering::Relaxed) {
                 self.store.mark_key_used(id.as_str()).await?;
             }

@@ -19,17 +19,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use ring::rand::SystemRandom;
-use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair};
 use signet_core::{KeyType, PublicKey};
-use signet_store::seal::{Kek, KekSettings, SealError};
+use signet_store::seal::{Kek, KekSettings, SealError, SigningPair};
 use signet_store::{NewSignerKey, SignerKey, Store, StoreError};
 use zeroize::Zeroizing;
-
-/// DER prefix of a P-256 SubjectPublicKeyInfo; the 65-byte uncompressed point follows.
-const P256_SPKI_PREFIX: [u8; 26] = [
-    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
-    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
-];
 
 /// A key type the signer creates, named as on the wire (notary's `data.ECDSAKey`,
 /// `data.ED25519Key`).
@@ -208,7 +202,7 @@ pub struct LoadedKey {
     role: String,
     algorithm: KeyAlgorithm,
     public: PublicKey,
-    pair: Pair,
+    pair: SigningPair,
     used: AtomicBool,
 }
 
@@ -220,11 +214,6 @@ impl fmt::Debug for LoadedKey {
             .field("algorithm", &self.algorithm)
             .finish_non_exhaustive()
     }
-}
-
-enum Pair {
-    Ecdsa(EcdsaKeyPair),
-    Ed25519(Ed25519KeyPair),
 }
 
 /// A key's public description, as the RPCs return it.
@@ -425,14 +414,10 @@ impl KeyStore {
     pub async fn sign(&self, key_id: &str, content: &[u8]) -> Result<Signed, KeyError> {
         let key = self.get(key_id).await?;
         check_role(&key, content)?;
-        let signature = match &key.pair {
-            Pair::Ecdsa(p) => p
-                .sign(&self.rng, content)
-                .map_err(|_| KeyError::Crypto("ecdsa sign"))?
-                .as_ref()
-                .to_vec(),
-            Pair::Ed25519(p) => p.sign(content).as_ref().to_vec(),
-        };
+        let signature = key
+            .pair
+            .sign(&self.rng, content)
+            .map_err(|_| KeyError::Crypto("sign"))?;
         if !key.used.swap(true, Ordering::Relaxed)
             && let Err(e) = self.store.mark_signer_key_used(key_id).await
         {
@@ -510,23 +495,18 @@ impl KeyStore {
         &self,
         algorithm: KeyAlgorithm,
         pkcs8: &[u8],
-    ) -> Result<(PublicKey, Pair), KeyError> {
-        match algorithm {
-            KeyAlgorithm::Ecdsa => {
-                let pair =
-                    EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8, &self.rng)
-                        .map_err(|_| KeyError::Crypto("parse ecdsa key"))?;
-                let mut spki = P256_SPKI_PREFIX.to_vec();
-                spki.extend_from_slice(pair.public_key().as_ref());
-                Ok((PublicKey::new(KeyType::Ecdsa, spki), Pair::Ecdsa(pair)))
-            }
-            KeyAlgorithm::Ed25519 => {
-                let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8)
-                    .map_err(|_| KeyError::Crypto("parse ed25519 key"))?;
-                let public = PublicKey::new(KeyType::Ed25519, pair.public_key().as_ref().to_vec());
-                Ok((public, Pair::Ed25519(pair)))
-            }
-        }
+    ) -> Result<(PublicKey, SigningPair), KeyError> {
+        let ecdsa = matches!(algorithm, KeyAlgorithm::Ecdsa);
+        let pair = SigningPair::from_pkcs8(ecdsa, pkcs8, &self.rng).map_err(|e| match e {
+            SealError::Crypto(what) => KeyError::Crypto(what),
+            _ => KeyError::Crypto("parse key"),
+        })?;
+        let key_type = if ecdsa {
+            KeyType::Ecdsa
+        } else {
+            KeyType::Ed25519
+        };
+        Ok((PublicKey::new(key_type, pair.public_key()), pair))
     }
 }
 

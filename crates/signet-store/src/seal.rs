@@ -16,6 +16,7 @@ use std::num::NonZeroU32;
 
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::rand::{SecureRandom, SystemRandom};
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
 use zeroize::Zeroizing;
 
 use crate::{Store, StoreError};
@@ -43,6 +44,77 @@ pub enum SealError {
     /// Reading or writing the salt or check value failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// An online signing key (timestamp, snapshot) opened from its unsealed PKCS#8 bytes, as
+/// the server and the signer hold theirs: ECDSA P-256 with raw `r‖s` signatures (as notary
+/// writes them) or Ed25519.
+pub enum SigningPair {
+    /// ECDSA P-256 / SHA-256.
+    Ecdsa(EcdsaKeyPair),
+    /// Ed25519.
+    Ed25519(Ed25519KeyPair),
+}
+
+/// DER prefix of a P-256 SubjectPublicKeyInfo; the 65-byte uncompressed point follows.
+const P256_SPKI_PREFIX: [u8; 26] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+];
+
+impl SigningPair {
+    /// Opens PKCS#8 bytes: P-256 when `ecdsa`, else Ed25519.
+    ///
+    /// # Errors
+    ///
+    /// [`SealError::Crypto`] if the bytes are not such a key.
+    pub fn from_pkcs8(ecdsa: bool, pkcs8: &[u8], rng: &SystemRandom) -> Result<Self, SealError> {
+        if ecdsa {
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8, rng)
+                .map(Self::Ecdsa)
+                .map_err(|_| SealError::Crypto("parse ecdsa key"))
+        } else {
+            Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8)
+                .map(Self::Ed25519)
+                .map_err(|_| SealError::Crypto("parse ed25519 key"))
+        }
+    }
+
+    /// The public key as TUF lists it: SubjectPublicKeyInfo DER for ECDSA (key type
+    /// `ecdsa`), the raw 32 bytes for Ed25519.
+    pub fn public_key(&self) -> Vec<u8> {
+        match self {
+            Self::Ecdsa(p) => {
+                let mut spki = P256_SPKI_PREFIX.to_vec();
+                spki.extend_from_slice(p.public_key().as_ref());
+                spki
+            }
+            Self::Ed25519(p) => p.public_key().as_ref().to_vec(),
+        }
+    }
+
+    /// The TUF signature method: `ecdsa` or `eddsa`.
+    pub fn method(&self) -> &'static str {
+        match self {
+            Self::Ecdsa(_) => "ecdsa",
+            Self::Ed25519(_) => "eddsa",
+        }
+    }
+
+    /// Signs `payload`.
+    ///
+    /// # Errors
+    ///
+    /// [`SealError::Crypto`] if the random source fails (ECDSA).
+    pub fn sign(&self, rng: &SystemRandom, payload: &[u8]) -> Result<Vec<u8>, SealError> {
+        match self {
+            Self::Ecdsa(p) => p
+                .sign(rng, payload)
+                .map(|s| s.as_ref().to_vec())
+                .map_err(|_| SealError::Crypto("ecdsa sign")),
+            Self::Ed25519(p) => Ok(p.sign(payload).as_ref().to_vec()),
+        }
+    }
 }
 
 /// Names of the two settings a KEK keeps in `signet_settings`.
