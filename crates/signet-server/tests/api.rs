@@ -228,7 +228,13 @@ impl Server {
         Self::open(db, cfg, Arc::new(AtomicI64::new(START))).await
     }
 
-    async fn open(db: Arc<TestDb>, cfg: Config, clock: Arc<AtomicI64>) -> Self {
+    async fn open(db: Arc<TestDb>, mut cfg: Config, clock: Arc<AtomicI64>) -> Self {
+        // Server state (the SQLite marker) beside the scratch database, never in the crate.
+        if let Some(path) = cfg.storage.db_url.strip_prefix("sqlite://")
+            && let Some(dir) = std::path::Path::new(path).parent()
+        {
+            cfg.server.state_dir = dir.join("state");
+        }
         let c = clock.clone();
         let state = signet_server::build(
             &cfg,
