@@ -70,6 +70,36 @@ enum KeyCommand {
         /// The key ID.
         key_id: String,
     },
+    /// Rotates a base role's key and publishes the new root at once: root (asks for
+    /// confirmation; signed by the old and the new root key), targets, snapshot (local, or
+    /// -r for a server-managed key) and timestamp (-r only). Staged changes stay staged.
+    Rotate {
+        /// The Globally Unique Name of the collection.
+        gun: String,
+        /// root, targets, snapshot or timestamp.
+        role: String,
+        /// Let the server make and hold the new key (snapshot, timestamp).
+        #[arg(short = 'r', long = "server-managed")]
+        server_managed: bool,
+        /// Do not ask for confirmation (root).
+        #[arg(short = 'y', long)]
+        yes: bool,
+    },
+}
+
+impl KeyArgs {
+    /// `key rotate`'s arguments, which the notary commands run (they need the server).
+    pub(crate) fn rotation(&self) -> Option<(&str, &str, bool, bool)> {
+        match &self.command {
+            KeyCommand::Rotate {
+                gun,
+                role,
+                server_managed,
+                yes,
+            } => Some((gun, role, *server_managed, *yes)),
+            _ => None,
+        }
+    }
 }
 
 /// Runs `signet key …` with the global `-d/--trustDir` and `--configFile`.
@@ -116,6 +146,9 @@ pub(crate) fn run(
             // the end of input the removal is aborted.
             let stdin = std::io::stdin();
             commands::remove(&store, &key_id, yes, &mut stdin.lock(), &mut out)?;
+        }
+        KeyCommand::Rotate { .. } => {
+            anyhow::bail!("key rotate is run by the notary commands");
         }
         KeyCommand::Passwd { key_id } => {
             commands::passwd(
