@@ -165,8 +165,8 @@ fn main() -> ExitCode {
         Command::Server(args) => server(args),
         Command::Signer(args) => signer(args),
         Command::Key(args) => {
-            if let Some((gun, role, remote, yes)) = args.rotation() {
-                return match notary::rotate(&cli.notary, gun, role, remote, yes) {
+            if let Some(rotation) = args.rotation() {
+                return match notary::rotate(&cli.notary, &rotation) {
                     Ok(()) => ExitCode::SUCCESS,
                     Err(e) => {
                         e.print();

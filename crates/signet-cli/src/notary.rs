@@ -16,13 +16,13 @@ use signet_client::changelist::{
     ACTION_CREATE, ACTION_DELETE, ACTION_UPDATE, Change, Changelist, DelegationData,
     SCOPE_ALL_DELEGATIONS, TargetMeta,
 };
-use signet_client::commands;
 use signet_client::config::{Overrides, Settings};
 use signet_client::keys::{KeyStore, PassphraseEnv, Retriever, StoreKeySource};
 use signet_client::publish::{KeySource, Publisher};
 use signet_client::{
     Client, ClientError, Credentials, Transport, TrustDirCache, VerifiedRepository,
 };
+use signet_client::{bundle, commands};
 use signet_core::RoleName;
 
 /// notary's global options (also accepted after the subcommand).
@@ -105,7 +105,16 @@ pub(crate) enum NotaryCommand {
     /// Initializes a trusted collection (keys and root; uploaded by publish or -p).
     Init(InitArgs),
     /// Publishes the local trusted collection's staged changes.
-    Publish(GunArg),
+    ///
+    /// A role whose threshold needs keys held elsewhere (k-of-n): --export FILE signs with
+    /// the keys here and writes the update to FILE; the other holders run `bundle sign
+    /// FILE`; then `publish GUN --bundle FILE` uploads it once every role has enough
+    /// signatures.
+    Publish(PublishArgs),
+    /// Signs a k-of-n update file (from `publish --export`) with the keys here, or shows
+    /// where its roles stand.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
     /// Marks roles to be re-signed the next time they're pushed.
     Witness(WitnessArgs),
     /// Deletes all content for a trusted collection (local metadata and staged changes;
@@ -201,6 +210,33 @@ pub(crate) struct DelegationPurgeArgs {
     /// Publish right away.
     #[arg(short = 'p', long = "publish")]
     publish: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct PublishArgs {
+    gun: String,
+    /// Write the signed update to FILE for other key holders instead of publishing it
+    /// (the staged changes move into the file).
+    #[arg(long, value_name = "FILE", conflicts_with = "bundle")]
+    export: Option<PathBuf>,
+    /// Publish the update in FILE (from --export, signed by enough holders).
+    #[arg(long, value_name = "FILE")]
+    bundle: Option<PathBuf>,
+}
+
+/// `bundle ...`.
+#[derive(Subcommand, Debug)]
+pub(crate) enum BundleCommand {
+    /// Adds the signatures of the keys here to the update in FILE (rewritten in place).
+    Sign(BundleFileArg),
+    /// Shows how many signatures each role of the update in FILE has and needs.
+    Status(BundleFileArg),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct BundleFileArg {
+    /// The update file (from `publish --export` or `key rotate --export`).
+    file: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -540,14 +576,42 @@ pub(crate) fn run(global: &GlobalOpts, cmd: NotaryCommand) -> Result<()> {
             .map_err(|e| fatal(&settings, e))?;
             auto_publish(&settings, a.publish, &a.gun, &mut out)?;
         }
+        NotaryCommand::Bundle(cmd) => out = bundle_cmd(&settings, cmd)?,
+        NotaryCommand::Publish(a) if a.export.is_some() => {
+            let file = a.export.as_deref().unwrap_or(Path::new(""));
+            let publisher = publisher(&settings, &a.gun)?;
+            let (bundle, status) = runtime()?
+                .block_on(publisher.export(&a.gun))
+                .map_err(|e| fatal(&settings, e))?;
+            write_bundle(file, &bundle)?;
+            out = format!(
+                "Wrote the staged changes of {}, signed with the keys here, to {} for the other key holders:\n{}",
+                a.gun,
+                file.display(),
+                bundle::render_status(&status)
+            );
+        }
         NotaryCommand::Publish(a) => {
             out = format!("Pushing changes to {}\n", a.gun);
             let publisher = publisher(&settings, &a.gun)?;
             print!("{out}");
             out.clear();
-            let published = runtime()?
-                .block_on(publisher.publish(&a.gun))
-                .map_err(|e| fatal(&settings, e))?;
+            let published = match &a.bundle {
+                Some(file) => {
+                    let bundle = read_bundle(file)?;
+                    if bundle.gun != a.gun {
+                        return Err(Fatal(format!(
+                            "{} is an update of {}, not {}",
+                            file.display(),
+                            bundle.gun,
+                            a.gun
+                        )));
+                    }
+                    runtime()?.block_on(publisher.publish_bundle(&bundle))
+                }
+                None => runtime()?.block_on(publisher.publish(&a.gun)),
+            }
+            .map_err(|e| fatal(&settings, e))?;
             warn_all(&published.warnings);
             out = format!("Successfully published changes for repository {}\n", a.gun);
         }
@@ -980,29 +1044,11 @@ fn delegation_add(settings: &Settings, a: &DelegationAddArgs) -> Result<String> 
         return Err(Fatal("must specify the Global Unique Name and the role of the delegation along with the public key certificate paths and/or a list of paths to add".to_owned()));
     }
     let now = signet_service::Clock::system().now();
-    let mut keys = Vec::new();
-    for f in &a.keys {
-        let bytes = std::fs::read(f).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                Fatal(format!(
-                    "file for public key does not exist: {}",
-                    f.display()
-                ))
-            } else {
-                Fatal(format!(
-                    "unable to read public key from file: {}",
-                    f.display()
-                ))
-            }
-        })?;
-        let key = signet_core::PublicKey::from_pem(&bytes, now).map_err(|e| {
-            Fatal(format!(
-                "unable to parse valid public key certificate from PEM file {}: {e}",
-                f.display()
-            ))
-        })?;
-        keys.push(key);
-    }
+    let keys = a
+        .keys
+        .iter()
+        .map(|f| read_public_key(f, now))
+        .collect::<Result<Vec<_>>>()?;
     let ids: Vec<String> = keys.iter().map(|k| k.canonical_id().to_string()).collect();
     let threshold = a.threshold.map_or(0, i64::from);
     if !keys.is_empty() || threshold > 0 {
@@ -1143,29 +1189,31 @@ fn ask_confirm() -> bool {
     matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
-/// `key rotate GUN ROLE [-r] [-y]`.
-pub(crate) fn rotate(
-    global: &GlobalOpts,
-    gun: &str,
-    role: &str,
-    remote: bool,
-    yes: bool,
-) -> Result<()> {
+/// `key rotate GUN ROLE [-r] [-y] [--pubkey F…] [--threshold N] [--export FILE]`.
+pub(crate) fn rotate(global: &GlobalOpts, r: &crate::key::Rotation<'_>) -> Result<()> {
     let settings = settings(global)?;
-    let role = RoleName::parse(role)
+    let gun = r.gun;
+    let role = RoleName::parse(r.role)
         .ok()
-        .filter(|r| !r.is_delegation())
+        .filter(|x| !x.is_delegation())
         .ok_or_else(|| {
             Fatal(format!(
-                "{role} is not a base role (root, targets, snapshot or timestamp)"
+                "{} is not a base role (root, targets, snapshot or timestamp)",
+                r.role
             ))
         })?;
+    let now = signet_service::Clock::system().now();
+    let keys = r
+        .pubkeys
+        .iter()
+        .map(|f| read_public_key(f, now))
+        .collect::<Result<Vec<_>>>()?;
     if role == RoleName::root() {
         print!(
             "Warning: you are about to rotate your root key.\n\nYou must use your old key to sign this root rotation.\nAre you sure you want to proceed?  (yes/no)  "
         );
         let _ = std::io::stdout().flush();
-        if yes {
+        if r.yes {
             println!();
         } else if !ask_confirm() {
             println!("\nAborting action.");
@@ -1173,9 +1221,104 @@ pub(crate) fn rotate(
         }
     }
     let publisher = publisher(&settings, gun)?;
-    runtime()?
-        .block_on(publisher.rotate(gun, &role, remote))
+    let rt = runtime()?;
+    let entry = rt
+        .block_on(publisher.rotation(
+            gun,
+            &role,
+            r.server_managed,
+            keys,
+            r.threshold.map_or(0, i64::from),
+        ))
+        .map_err(|e| fatal(&settings, e))?;
+    if let Some(file) = r.export {
+        let (bundle, status) = rt
+            .block_on(publisher.export_changes(gun, std::slice::from_ref(&entry)))
+            .map_err(|e| fatal(&settings, e))?;
+        write_bundle(file, &bundle)?;
+        print!(
+            "Wrote the rotation of the {role} key of {gun} to {} for the other key holders:\n{}",
+            file.display(),
+            bundle::render_status(&status)
+        );
+        return Ok(());
+    }
+    rt.block_on(publisher.publish_changes(gun, std::slice::from_ref(&entry)))
         .map_err(|e| fatal(&settings, e))?;
     println!("Successfully rotated {role} key for repository {gun}");
     Ok(())
+}
+
+/// A public key from a PEM file (certificate or PUBLIC KEY), as `delegation add` reads
+/// them.
+fn read_public_key(f: &Path, now: signet_core::UnixTime) -> Result<signet_core::PublicKey> {
+    let bytes = std::fs::read(f).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Fatal(format!(
+                "file for public key does not exist: {}",
+                f.display()
+            ))
+        } else {
+            Fatal(format!(
+                "unable to read public key from file: {}",
+                f.display()
+            ))
+        }
+    })?;
+    signet_core::PublicKey::from_pem(&bytes, now).map_err(|e| {
+        Fatal(format!(
+            "unable to parse valid public key certificate from PEM file {}: {e}",
+            f.display()
+        ))
+    })
+}
+
+/// Writes a bundle file (0600, through a temporary file).
+fn write_bundle(path: &Path, bundle: &bundle::Bundle) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    write_private(&tmp, &bundle.to_bytes())
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| Fatal(format!("{}: {e}", path.display())))
+}
+
+fn read_bundle(path: &Path) -> Result<bundle::Bundle> {
+    let bytes = std::fs::read(path).map_err(|e| Fatal(format!("{}: {e}", path.display())))?;
+    bundle::Bundle::from_bytes(&bytes).map_err(|e| Fatal(format!("{}: {e}", path.display())))
+}
+
+/// `bundle sign FILE` / `bundle status FILE`.
+fn bundle_cmd(settings: &Settings, cmd: BundleCommand) -> Result<String> {
+    let (file, sign) = match &cmd {
+        BundleCommand::Sign(a) => (&a.file, true),
+        BundleCommand::Status(a) => (&a.file, false),
+    };
+    let bundle = read_bundle(file)?;
+    let publisher = publisher(settings, &bundle.gun)?;
+    let rt = runtime()?;
+    if !sign {
+        let status = rt
+            .block_on(publisher.bundle_status(&bundle))
+            .map_err(|e| fatal(settings, e))?;
+        return Ok(format!(
+            "Update of {}:\n{}",
+            bundle.gun,
+            bundle::render_status(&status)
+        ));
+    }
+    let (signed, status, added) = rt
+        .block_on(publisher.cosign(&bundle))
+        .map_err(|e| fatal(settings, e))?;
+    if added == 0 {
+        return Err(Fatal(format!(
+            "none of the keys here signs what {} still lacks:\n{}",
+            file.display(),
+            bundle::render_status(&status)
+        )));
+    }
+    write_bundle(file, &signed)?;
+    Ok(format!(
+        "Added {added} signature(s) to {}:\n{}",
+        file.display(),
+        bundle::render_status(&status)
+    ))
 }

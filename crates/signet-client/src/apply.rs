@@ -204,6 +204,9 @@ impl Draft {
             changelist::ACTION_CREATE | changelist::ACTION_UPDATE => {
                 let data = c.data.as_deref().ok_or("no target data")?;
                 let meta = TargetMeta::from_change_data(data)?.to_file_meta();
+                if role.parent().is_some() && self.definition(role).is_none() {
+                    return Err(format!("role {role} does not exist"));
+                }
                 if !self.path_allowed(role, &c.path) {
                     return Err(format!(
                         "target {} is outside the paths delegated to {role}",
@@ -426,6 +429,17 @@ impl Draft {
             .get_mut(&data.role)
             .ok_or_else(|| format!("root lists no {} role", data.role))?;
         entry.keyids = data.keys.iter().map(|k| k.id().clone()).collect();
+        if data.threshold < 0 || usize::try_from(data.threshold).unwrap_or(0) > data.keys.len() {
+            return Err(format!(
+                "threshold {} for {} is not between 1 and its {} keys",
+                data.threshold,
+                data.role,
+                data.keys.len()
+            ));
+        }
+        if data.threshold > 0 {
+            entry.threshold = data.threshold;
+        }
         for k in &data.keys {
             self.root.keys.insert(k.id().clone(), k.clone());
         }
@@ -493,5 +507,241 @@ pub fn empty_targets(now: UnixTime) -> Targets {
         targets: BTreeMap::new(),
         version: 0,
         extra: Map::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::changelist::{ACTION_CREATE, ACTION_DELETE, ACTION_UPDATE};
+    use signet_core::KeyType;
+    use signet_core::metadata::RoleKeys;
+
+    fn now() -> UnixTime {
+        UnixTime::from_unix(1_800_000_000, 0)
+    }
+
+    fn key(n: u8) -> PublicKey {
+        PublicKey::new(KeyType::Ecdsa, vec![n; 91])
+    }
+
+    fn role(r: &str) -> RoleName {
+        RoleName::parse(r).expect("role")
+    }
+
+    /// A draft of a repository with root, targets (keys 1..4 in root) and no delegations.
+    fn draft() -> Draft {
+        let mut keys = BTreeMap::new();
+        let mut roles = BTreeMap::new();
+        for (i, r) in ["root", "targets", "snapshot", "timestamp"]
+            .iter()
+            .enumerate()
+        {
+            let k = key(u8::try_from(i).expect("small") + 1);
+            roles.insert(
+                (*r).to_owned(),
+                RoleKeys {
+                    keyids: vec![k.id().clone()],
+                    threshold: 1,
+                    extra: Map::new(),
+                },
+            );
+            keys.insert(k.id().clone(), k);
+        }
+        let root = Root {
+            ty: "Root".to_owned(),
+            consistent_snapshot: false,
+            expires: Expires::at(now().add_years(10)),
+            keys,
+            roles,
+            version: 1,
+            extra: Map::new(),
+        };
+        let mut d = Draft::new(&root, &BTreeMap::new());
+        d.targets.insert(RoleName::targets(), empty_targets(now()));
+        d.versions.insert(RoleName::targets(), 1);
+        d
+    }
+
+    fn delegation(action: &str, r: &str, data: &DelegationData) -> Change {
+        Change::delegation(action, r, Some(data))
+    }
+
+    fn apply(d: &mut Draft, c: &Change) -> Result<(), String> {
+        d.apply(c, now(), &mut |_, _| true)
+    }
+
+    fn def<'a>(d: &'a Draft, r: &str) -> &'a DelegatedRole {
+        d.definition(&role(r)).expect("delegated")
+    }
+
+    #[test]
+    fn delegations_are_created_once_then_amended_as_notary_does() {
+        let mut d = draft();
+        let create = DelegationData {
+            new_threshold: 2,
+            add_keys: vec![key(10), key(11)],
+            add_paths: vec!["app/".to_owned()],
+            ..DelegationData::default()
+        };
+        apply(
+            &mut d,
+            &delegation(ACTION_CREATE, "targets/releases", &create),
+        )
+        .expect("create");
+        assert_eq!(def(&d, "targets/releases").threshold, 2);
+        assert_eq!(def(&d, "targets/releases").keyids.len(), 2);
+        assert!(d.dirty.contains(&RoleName::targets()));
+
+        // A later create (notary always writes threshold 1) only adds keys.
+        let more = DelegationData {
+            new_threshold: 1,
+            add_keys: vec![key(12)],
+            ..DelegationData::default()
+        };
+        apply(
+            &mut d,
+            &delegation(ACTION_CREATE, "targets/releases", &more),
+        )
+        .expect("add");
+        assert_eq!(def(&d, "targets/releases").threshold, 2);
+        assert_eq!(def(&d, "targets/releases").keyids.len(), 3);
+
+        // An update's threshold (Signet's extension) changes it; keys go by canonical ID,
+        // and keys no role uses leave the parent.
+        let update = DelegationData {
+            new_threshold: 1,
+            remove_keys: vec![key(10).canonical_id().to_string()],
+            remove_paths: vec!["app/".to_owned()],
+            add_paths: vec!["web/".to_owned()],
+            ..DelegationData::default()
+        };
+        apply(
+            &mut d,
+            &delegation(ACTION_UPDATE, "targets/releases", &update),
+        )
+        .expect("update");
+        let r = def(&d, "targets/releases");
+        assert_eq!(r.threshold, 1);
+        assert_eq!(r.paths.as_deref(), Some(&["web/".to_owned()][..]));
+        assert!(!r.keyids.contains(key(10).id()));
+        let parent = &d.targets[&RoleName::targets()].delegations;
+        assert!(!parent.keys.contains_key(key(10).id()));
+        assert_eq!(d.allowed_keys(&role("targets/releases")).len(), 2);
+        assert_eq!(d.threshold(&role("targets/releases")), 1);
+
+        // Removal takes the role and its unused keys away and drops its metadata.
+        apply(
+            &mut d,
+            &Change::delegation(ACTION_DELETE, "targets/releases", None),
+        )
+        .expect("delete");
+        assert!(d.definition(&role("targets/releases")).is_none());
+        assert!(d.targets[&RoleName::targets()].delegations.keys.is_empty());
+        assert!(d.removed.contains(&role("targets/releases")));
+    }
+
+    #[test]
+    fn paths_stay_inside_what_the_parent_delegates() {
+        let mut d = draft();
+        let create = DelegationData {
+            new_threshold: 1,
+            add_keys: vec![key(10)],
+            add_paths: vec!["app/".to_owned()],
+            ..DelegationData::default()
+        };
+        apply(&mut d, &delegation(ACTION_CREATE, "targets/a", &create)).expect("create");
+        // A target outside the role's paths is refused; inside, the role's metadata is made.
+        let meta = TargetMeta::of(b"x", None);
+        let err = apply(&mut d, &Change::add_target("targets/a", "other/x", &meta)).unwrap_err();
+        assert!(err.contains("outside the paths"), "{err}");
+        apply(&mut d, &Change::add_target("targets/a", "app/x", &meta)).expect("inside");
+        assert!(d.dirty.contains(&role("targets/a")));
+        assert_eq!(d.targets[&role("targets/a")].version, 0);
+        // A grandchild may not widen its parent's paths.
+        let child = DelegationData {
+            new_threshold: 1,
+            add_keys: vec![key(11)],
+            add_paths: vec!["web/".to_owned()],
+            ..DelegationData::default()
+        };
+        let err = apply(&mut d, &delegation(ACTION_CREATE, "targets/a/b", &child)).unwrap_err();
+        assert!(
+            err.contains("outside the paths delegated to targets/a"),
+            "{err}"
+        );
+        // A target for a role nobody delegates is refused.
+        let err = apply(&mut d, &Change::add_target("targets/nobody", "x", &meta)).unwrap_err();
+        assert!(err.contains("does not exist"), "{err}");
+    }
+
+    #[test]
+    fn purge_skips_roles_it_cannot_sign() {
+        let mut d = draft();
+        for r in ["targets/a", "targets/b"] {
+            let create = DelegationData {
+                new_threshold: 1,
+                add_keys: vec![key(10), key(11)],
+                add_paths: vec![String::new()],
+                ..DelegationData::default()
+            };
+            apply(&mut d, &delegation(ACTION_CREATE, r, &create)).expect("create");
+        }
+        d.dirty.clear();
+        let purge = DelegationData {
+            remove_keys: vec![key(10).canonical_id().to_string()],
+            ..DelegationData::default()
+        };
+        let c = delegation(ACTION_UPDATE, SCOPE_ALL_DELEGATIONS, &purge);
+        d.apply(&c, now(), &mut |_, _| false).expect("purge");
+        assert!(d.dirty.is_empty());
+        assert!(
+            d.warnings
+                .iter()
+                .any(|w| w.contains("keys will not be purged"))
+        );
+        d.apply(&c, now(), &mut |_, _| true).expect("purge");
+        assert!(d.dirty.contains(&RoleName::targets()));
+        for r in ["targets/a", "targets/b"] {
+            assert_eq!(def(&d, r).keyids, vec![key(11).id().clone()]);
+        }
+        // Only updates purge.
+        let err = apply(
+            &mut d,
+            &delegation(ACTION_CREATE, SCOPE_ALL_DELEGATIONS, &purge),
+        )
+        .unwrap_err();
+        assert!(err.contains("only takes update"), "{err}");
+    }
+
+    #[test]
+    fn base_role_keys_are_replaced_in_root() {
+        let mut d = draft();
+        let old = d.allowed_keys(&RoleName::targets());
+        let c = Change::root_role_keys("targets", vec![key(20), key(21)], 2);
+        apply(&mut d, &c).expect("rotate");
+        assert!(d.root_dirty);
+        assert!(d.dirty.contains(&RoleName::targets()));
+        assert_eq!(d.threshold(&RoleName::targets()), 2);
+        assert_eq!(d.allowed_keys(&RoleName::targets()).len(), 2);
+        assert!(!d.root.keys.contains_key(&old[0]), "the old key left root");
+        // More signatures than keys, or a role that is not a base role, is refused.
+        let err = apply(&mut d, &Change::root_role_keys("targets", vec![key(22)], 2)).unwrap_err();
+        assert!(err.contains("threshold 2"), "{err}");
+        let err = apply(
+            &mut d,
+            &Change::root_role_keys("targets/x", vec![key(22)], 0),
+        )
+        .unwrap_err();
+        assert!(err.contains("not a base role"), "{err}");
+    }
+
+    #[test]
+    fn witness_marks_known_roles_only() {
+        let mut d = draft();
+        apply(&mut d, &Change::witness("targets")).expect("witness");
+        assert!(d.dirty.contains(&RoleName::targets()));
+        let err = apply(&mut d, &Change::witness("targets/unknown")).unwrap_err();
+        assert!(err.contains("not known"), "{err}");
     }
 }

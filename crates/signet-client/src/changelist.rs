@@ -209,6 +209,9 @@ pub struct RootRoleData {
     pub keys: Vec<signet_core::PublicKey>,
     /// The base role (`root`, `targets`, `snapshot` or `timestamp`).
     pub role: String,
+    /// The role's new threshold (a Signet extension; absent or 0: unchanged).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub threshold: i64,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
@@ -271,11 +274,13 @@ impl Change {
         }
     }
 
-    /// A root change replacing the keys of base role `role`.
-    pub fn root_role_keys(role: &str, keys: Vec<signet_core::PublicKey>) -> Self {
+    /// A root change replacing the keys of base role `role` (and, if not 0, its
+    /// threshold).
+    pub fn root_role_keys(role: &str, keys: Vec<signet_core::PublicKey>, threshold: i64) -> Self {
         let data = RootRoleData {
             keys,
             role: role.to_owned(),
+            threshold,
         };
         Self {
             action: ACTION_CREATE.to_owned(),

@@ -119,6 +119,12 @@ pub enum ClientError {
         /// Why, as notary's client words it.
         message: String,
     },
+    /// A k-of-n bundle file is unreadable or does not fit the repository.
+    #[error("bundle: {reason}")]
+    Bundle {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The GUN cannot be used in a URL or cache path.
     #[error("invalid GUN {gun:?}: {reason}")]
     InvalidGun {

@@ -27,6 +27,7 @@
 #![warn(missing_docs)]
 
 pub mod apply;
+pub mod bundle;
 mod cache;
 pub mod changelist;
 pub mod commands;

@@ -92,23 +92,70 @@ pub struct Published {
     pub warnings: Vec<String>,
 }
 
+/// The (first) key a rotation change installs.
+fn rotated_key(entry: &crate::changelist::Entry) -> PublicKey {
+    entry
+        .change
+        .data
+        .as_deref()
+        .and_then(|d| crate::changelist::RootRoleData::from_bytes(d).ok())
+        .and_then(|d| d.keys.into_iter().next())
+        // The rotation was built from a key just above: the payload always holds one.
+        .unwrap_or_else(|| PublicKey::new(KeyType::Ecdsa, Vec::new()))
+}
+
+/// How [`Publisher::build`] signs the roles that changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Signing {
+    /// Every role must meet its threshold with the keys here.
+    Threshold,
+    /// Each role is signed by whichever of its keys are here (maybe none).
+    Partial,
+}
+
+/// An update applied and signed, before the snapshot and the upload.
+#[derive(Clone, Debug)]
+pub(crate) struct Built {
+    /// The server had no repository: this creates it.
+    pub(crate) initial: bool,
+    /// root.json as it will be after the update.
+    pub(crate) root_bytes: Vec<u8>,
+    /// The files to upload (root first if it changed, then targets roles, parents first).
+    pub(crate) files: Vec<(RoleName, Vec<u8>)>,
+    /// Every targets role after the update (for the snapshot).
+    pub(crate) docs: BTreeMap<RoleName, Vec<u8>>,
+    /// The snapshot's version before the update.
+    pub(crate) snapshot_version: u64,
+    /// Keys that sign the snapshot and their threshold.
+    pub(crate) snapshot_keys: Vec<(KeyId, PublicKey)>,
+    pub(crate) snapshot_threshold: u64,
+    /// Versions the update builds on (root, snapshot, each targets role).
+    pub(crate) base: BTreeMap<String, u64>,
+    /// Delegations removed.
+    pub(crate) removed: Vec<String>,
+    /// Changes applied.
+    pub(crate) applied: usize,
+    /// Warnings from applying them.
+    pub(crate) warnings: Vec<String>,
+}
+
 /// Writes repositories for one server.
 #[derive(Clone)]
 pub struct Publisher {
-    client: Client,
-    keys: Arc<dyn KeySource>,
+    pub(crate) client: Client,
+    pub(crate) keys: Arc<dyn KeySource>,
     trust: TrustDirCache,
-    changelists: std::path::PathBuf,
+    pub(crate) changelists: std::path::PathBuf,
 }
 
-fn key_err(gun: &str, role: &RoleName, e: &KeyError) -> ClientError {
+pub(crate) fn key_err(gun: &str, role: &RoleName, e: &KeyError) -> ClientError {
     ClientError::Publish {
         gun: gun.to_owned(),
         reason: format!("{role} key: {e}"),
     }
 }
 
-fn publish_err(gun: &str, reason: impl Into<String>) -> ClientError {
+pub(crate) fn publish_err(gun: &str, reason: impl Into<String>) -> ClientError {
     ClientError::Publish {
         gun: gun.to_owned(),
         reason: reason.into(),
@@ -305,6 +352,45 @@ impl Publisher {
         role: &RoleName,
         remote: bool,
     ) -> Result<PublicKey, ClientError> {
+        let entry = self.rotation(gun, role, remote, Vec::new(), 0).await?;
+        self.publish_changes(gun, std::slice::from_ref(&entry))
+            .await?;
+        Ok(rotated_key(&entry))
+    }
+
+    /// The change a key rotation publishes: a new key for `role` (made here, or by the
+    /// server with `remote`), or with `keys` given, exactly those public keys (keys other
+    /// people hold; certificates for root) and, if not 0, a new threshold.
+    pub async fn rotation(
+        &self,
+        gun: &str,
+        role: &RoleName,
+        remote: bool,
+        keys: Vec<PublicKey>,
+        threshold: i64,
+    ) -> Result<crate::changelist::Entry, ClientError> {
+        if !keys.is_empty() {
+            if remote {
+                return Err(publish_err(gun, "public keys and -r exclude each other"));
+            }
+            if !["root", "targets", "snapshot"].contains(&role.as_str()) {
+                return Err(publish_err(
+                    gun,
+                    format!("{role} keys are held by the server"),
+                ));
+            }
+            if *role == RoleName::root() && keys.iter().any(|k| !k.keytype().is_x509()) {
+                return Err(publish_err(
+                    gun,
+                    format!("root keys must be certificates whose common name is {gun}"),
+                ));
+            }
+            let change = crate::changelist::Change::root_role_keys(role.as_str(), keys, threshold);
+            return Ok(crate::changelist::Entry {
+                file: format!("rotation of the {role} keys"),
+                change,
+            });
+        }
         let key = match (role.as_str(), remote) {
             ("timestamp" | "snapshot", true) => self.remote_key(gun, role.as_str(), true).await?,
             ("timestamp", false) => {
@@ -345,14 +431,11 @@ impl Publisher {
                 ));
             }
         };
-        let change = crate::changelist::Change::root_role_keys(role.as_str(), vec![key.clone()]);
-        let entry = crate::changelist::Entry {
+        let change = crate::changelist::Change::root_role_keys(role.as_str(), vec![key], threshold);
+        Ok(crate::changelist::Entry {
             file: format!("rotation of the {role} key"),
             change,
-        };
-        self.publish_changes(gun, std::slice::from_ref(&entry))
-            .await?;
-        Ok(key)
+        })
     }
 
     /// notary's `delete GUN [--remote]`: the server's copy (with `remote`; needs `*`
@@ -395,6 +478,20 @@ impl Publisher {
         gun: &str,
         entries: &[crate::changelist::Entry],
     ) -> Result<Published, ClientError> {
+        let built = self.build(gun, entries, Signing::Threshold).await?;
+        self.finish(gun, built).await
+    }
+
+    /// Applies `entries` to the verified repository (or, if the server has none, to the
+    /// cached root) and signs what changed: with [`Signing::Threshold`] every role must
+    /// meet its threshold here; with [`Signing::Partial`] it is signed by whichever of its
+    /// keys are here (maybe none), for other holders to add theirs.
+    pub(crate) async fn build(
+        &self,
+        gun: &str,
+        entries: &[crate::changelist::Entry],
+        signing: Signing,
+    ) -> Result<Built, ClientError> {
         let now = self.client.clock.now();
 
         // The base state: the verified remote repository, or the cached root (initial).
@@ -438,7 +535,7 @@ impl Publisher {
                 .map_err(|err| publish_err(gun, format!("change {}: {err}", e.file)))?;
         }
 
-        let mut upload: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut files: Vec<(RoleName, Vec<u8>)> = Vec::new();
         // Root: as cached on the initial publish; re-signed when a change touched it or it
         // expires within six months, by the new root keys and the old ones.
         let root_bytes = if initial {
@@ -448,11 +545,11 @@ impl Publisher {
                     "root key changes need a published repository: publish it first",
                 ));
             }
-            upload.push(("root".to_owned(), root.bytes().to_vec()));
+            files.push((RoleName::root(), root.bytes().to_vec()));
             root.bytes().to_vec()
         } else if draft.root_dirty || near_expiry(root.expires(), now) {
-            let signed = self.sign_root(gun, &draft, root.version() + 1, now)?;
-            upload.push(("root".to_owned(), signed.bytes().to_vec()));
+            let signed = self.sign_root(gun, &draft, root.version() + 1, now, signing)?;
+            files.push((RoleName::root(), signed.bytes().to_vec()));
             signed.bytes().to_vec()
         } else {
             root.bytes().to_vec()
@@ -471,16 +568,50 @@ impl Publisher {
             };
             body.version = draft.versions.get(role).map_or(1, |v| v + 1);
             body.expires = Expires::at(now.add_years(TARGETS_YEARS));
-            let signers =
-                self.signers(gun, role, &draft.listed_keys(role), draft.threshold(role))?;
+            let signers = self.signers(
+                gun,
+                role,
+                &draft.listed_keys(role),
+                draft.threshold(role),
+                signing,
+            )?;
             let signed = sign(gun, role.clone(), body, &signers)?;
-            upload.push((role.to_string(), signed.bytes().to_vec()));
+            files.push((role.clone(), signed.bytes().to_vec()));
             docs.insert(role.clone(), signed.bytes().to_vec());
         }
 
-        // The snapshot, if its key is held here.
-        let snapshot_keys = draft.listed_keys(&RoleName::snapshot());
-        let snapshot_ids: Vec<KeyId> = snapshot_keys
+        let mut base: BTreeMap<String, u64> = roles
+            .iter()
+            .map(|(r, d)| (r.to_string(), d.version()))
+            .collect();
+        base.insert("root".to_owned(), if initial { 0 } else { root.version() });
+        base.insert("snapshot".to_owned(), snapshot_version);
+        Ok(Built {
+            initial,
+            root_bytes,
+            files,
+            docs,
+            snapshot_version,
+            snapshot_keys: draft.listed_keys(&RoleName::snapshot()),
+            snapshot_threshold: draft.threshold(&RoleName::snapshot()),
+            base,
+            removed: draft.removed.iter().map(ToString::to_string).collect(),
+            applied: entries.len(),
+            warnings: draft.warnings,
+        })
+    }
+
+    /// Signs the snapshot if its key is here, uploads `built` in one request and refreshes
+    /// the cache from what the server then serves.
+    pub(crate) async fn finish(&self, gun: &str, built: Built) -> Result<Published, ClientError> {
+        let now = self.client.clock.now();
+        let mut upload: Vec<(String, Vec<u8>)> = built
+            .files
+            .iter()
+            .map(|(r, b)| (r.to_string(), b.clone()))
+            .collect();
+        let snapshot_ids: Vec<KeyId> = built
+            .snapshot_keys
             .iter()
             .map(|(_, k)| k.canonical_id().clone())
             .collect();
@@ -491,34 +622,34 @@ impl Publisher {
             .is_some();
         if local_snapshot {
             let mut meta = BTreeMap::new();
-            meta.insert("root".to_owned(), FileMeta::of(&root_bytes));
-            for (role, bytes) in &docs {
+            meta.insert("root".to_owned(), FileMeta::of(&built.root_bytes));
+            for (role, bytes) in &built.docs {
                 meta.insert(role.to_string(), FileMeta::of(bytes));
             }
             let body = Snapshot {
                 ty: Snapshot::TYPE.to_owned(),
                 expires: Expires::at(now.add_years(TARGETS_YEARS)),
                 meta,
-                version: snapshot_version + 1,
+                version: built.snapshot_version + 1,
                 extra: Map::new(),
             };
             let signers = self.signers(
                 gun,
                 &RoleName::snapshot(),
-                &snapshot_keys,
-                draft.threshold(&RoleName::snapshot()),
+                &built.snapshot_keys,
+                built.snapshot_threshold,
+                Signing::Threshold,
             )?;
             let signed = sign(gun, RoleName::snapshot(), body, &signers)?;
             upload.push(("snapshot".to_owned(), signed.bytes().to_vec()));
         }
-
         if upload.is_empty() {
             // Nothing changed and the server signs the snapshot: nothing to send.
             return Ok(Published {
                 roles: Vec::new(),
-                initial,
-                applied: entries.len(),
-                warnings: draft.warnings,
+                initial: built.initial,
+                applied: built.applied,
+                warnings: built.warnings,
             });
         }
         let answer = self
@@ -534,7 +665,7 @@ impl Publisher {
         if answer.status != 200 {
             return Err(refused(gun, answer.status, &answer.body));
         }
-        if initial {
+        if built.initial {
             // The server had no such repository: whatever else the cache holds for it is
             // from an earlier incarnation (deleted on the server) and must not pin versions.
             self.trust.forget_all_but_root(gun)?;
@@ -543,9 +674,9 @@ impl Publisher {
         self.client.verify_gun(gun).await?;
         Ok(Published {
             roles: upload.into_iter().map(|(r, _)| r).collect(),
-            initial,
-            applied: entries.len(),
-            warnings: draft.warnings,
+            initial: built.initial,
+            applied: built.applied,
+            warnings: built.warnings,
         })
     }
 
@@ -557,6 +688,7 @@ impl Publisher {
         role: &RoleName,
         listed: &[(KeyId, PublicKey)],
         threshold: u64,
+        signing: Signing,
     ) -> Result<Vec<KeyedSigner>, ClientError> {
         let allowed: Vec<KeyId> = listed
             .iter()
@@ -575,6 +707,9 @@ impl Publisher {
                 out.push((signer, id.clone()));
             }
         }
+        if signing == Signing::Partial {
+            return Ok(out);
+        }
         if out.is_empty() {
             return Err(publish_err(gun, format!("no signing key for {role}")));
         }
@@ -582,7 +717,8 @@ impl Publisher {
             return Err(publish_err(
                 gun,
                 format!(
-                    "{role} needs signatures from {threshold} of its keys and {} of them are here",
+                    "{role} needs signatures from {threshold} of its keys and {} of them are here: \
+                     export the update with `publish --export FILE` for the other key holders to sign",
                     out.len()
                 ),
             ));
@@ -598,6 +734,7 @@ impl Publisher {
         draft: &Draft,
         version: u64,
         now: signet_core::UnixTime,
+        signing: Signing,
     ) -> Result<Signed<Root>, ClientError> {
         let mut body = draft.root.clone();
         body.version = version;
@@ -615,10 +752,11 @@ impl Publisher {
             &role,
             &crate::apply::role_keys(&draft.root, "root"),
             threshold(&draft.root),
+            signing,
         )?;
         let old = crate::apply::role_keys(&draft.base_root, "root");
         if old != crate::apply::role_keys(&draft.root, "root") {
-            for s in self.signers(gun, &role, &old, threshold(&draft.base_root))? {
+            for s in self.signers(gun, &role, &old, threshold(&draft.base_root), signing)? {
                 if !signers.iter().any(|(_, id)| *id == s.1) {
                     signers.push(s);
                 }
