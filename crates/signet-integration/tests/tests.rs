@@ -1,5 +1,6 @@
 mod cli;
 mod docker_trust;
+mod hostile_proxy;
 mod hostile_uploads;
 mod keys;
 mod kofn;
