@@ -236,6 +236,23 @@ impl Publisher {
                 facts
                     .validate(Some(now))
                     .map_err(|e| publish_err(gun, format!("root certificate: {e}")))?;
+                if facts.is_ca {
+                    return Err(publish_err(
+                        gun,
+                        "the root certificate is a CA certificate: a root key needs a leaf certificate",
+                    ));
+                }
+                let cn = facts.common_name.as_deref().unwrap_or("");
+                let cn_fits = cn == gun
+                    || cn
+                        .strip_suffix('*')
+                        .is_some_and(|prefix| gun.starts_with(prefix));
+                if !cn_fits {
+                    return Err(publish_err(
+                        gun,
+                        format!("the root certificate's common name {cn:?} is not the GUN"),
+                    ));
+                }
                 if facts.spki_der != root_signer.public().public_bytes() {
                     return Err(publish_err(
                         gun,

@@ -2,6 +2,7 @@ mod cli;
 mod docker_trust;
 mod hostile_proxy;
 mod hostile_uploads;
+mod init_root;
 mod keys;
 mod kofn;
 mod notary_cli;
