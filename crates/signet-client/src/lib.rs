@@ -33,6 +33,7 @@ pub mod config;
 mod error;
 pub mod keys;
 pub mod publish;
+pub mod registry;
 mod tabwriter;
 mod transport;
 
@@ -46,7 +47,7 @@ use signet_core::{KeyId, RingVerifier, RoleName, VerifyError};
 pub use cache::{Cache, MemoryCache, TrustDirCache};
 pub use error::ClientError;
 pub use signet_core::trusted::{Limits, Pinning};
-pub use transport::{Access, Credentials, Transport, TransportConfig};
+pub use transport::{Access, Challenge, Credentials, Transport, TransportConfig, parse_challenge};
 
 use transport::Fetched;
 
