@@ -30,6 +30,7 @@ mod cache;
 pub mod changelist;
 pub mod commands;
 pub mod config;
+pub mod docker;
 mod error;
 pub mod keys;
 pub mod publish;

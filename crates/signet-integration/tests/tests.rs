@@ -7,4 +7,5 @@ mod notary_compat;
 mod registry;
 mod replicas;
 mod signer;
+mod trust_cli;
 mod util;

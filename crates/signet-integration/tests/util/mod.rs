@@ -14,6 +14,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
+pub(crate) mod docker_world;
 pub(crate) mod registry;
 
 /// How long `signet server` may take to print its listening line.
