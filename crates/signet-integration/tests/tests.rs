@@ -1,7 +1,10 @@
 mod cli;
 mod docker_trust;
+mod hostile_proxy;
 mod hostile_uploads;
+mod init_root;
 mod keys;
+mod kofn;
 mod notary_cli;
 mod notary_compat;
 mod registry;
