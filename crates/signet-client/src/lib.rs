@@ -32,9 +32,11 @@ mod cache;
 pub mod changelist;
 pub mod commands;
 pub mod config;
+pub mod docker;
 mod error;
 pub mod keys;
 pub mod publish;
+pub mod registry;
 mod tabwriter;
 mod transport;
 
@@ -48,7 +50,7 @@ use signet_core::{KeyId, RingVerifier, RoleName, Signed, Targets, VerifyError};
 pub use cache::{Cache, MemoryCache, TrustDirCache};
 pub use error::ClientError;
 pub use signet_core::trusted::{Limits, Pinning};
-pub use transport::{Access, Credentials, Transport, TransportConfig};
+pub use transport::{Access, Challenge, Credentials, Transport, TransportConfig, parse_challenge};
 
 use transport::Fetched;
 

@@ -7,6 +7,8 @@ mod keys;
 mod kofn;
 mod notary_cli;
 mod notary_compat;
+mod registry;
 mod replicas;
 mod signer;
+mod trust_cli;
 mod util;

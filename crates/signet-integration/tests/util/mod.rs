@@ -14,6 +14,9 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
+pub(crate) mod docker_world;
+pub(crate) mod registry;
+
 /// How long `signet server` may take to print its listening line.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// The line prefix `signet server` prints on stdout once it serves requests.
