@@ -4,6 +4,7 @@ mod hostile_uploads;
 mod keys;
 mod notary_cli;
 mod notary_compat;
+mod remote_signer;
 mod replicas;
 mod signer;
 mod util;
