@@ -26,6 +26,13 @@
 # GUN_PREFIX defaults to example.com/r<random hex>; GUNs are GUN_PREFIX/interop/<name> and
 # must not exist on the server yet.
 #
+# Environment:
+#   NOTARY_CLI_CLIENT  the client binary to drive (default `notary`; `signet` for the
+#                      client-compatibility comparison: `alias notary=signet`)
+#   NOTARY_CLI_STDOUT_ONLY=1  record stdout only (stderr goes to WORKDIR/stderr.txt): the
+#                      clients' warnings on stderr differ (logrus vs signet), their output
+#                      on stdout must not
+#
 # Exit status: 0 whatever the notary commands did (their exit codes are in the transcript);
 # 2 if the harness itself could not run (bad arguments, missing tools, WORKDIR not empty).
 set -u
@@ -39,7 +46,8 @@ CA_IN=$2
 WORK_IN=$3
 PREFIX=${4:-example.com/r$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')}
 
-for tool in notary openssl perl sha256sum timeout od; do
+CLIENT=${NOTARY_CLI_CLIENT:-notary}
+for tool in "$CLIENT" openssl perl sha256sum timeout od; do
   command -v "$tool" >/dev/null 2>&1 || die "required tool '$tool' not found in PATH"
 done
 [ -r "$CA_IN" ] || die "CA certificate '$CA_IN' is not readable"
@@ -103,8 +111,14 @@ rm -f "$F/delegate.ec.key"
 run() {
   local step=$1 dir=$2 in=$3 rc
   shift 3
-  timeout -k 5 "$CMD_TIMEOUT" notary -s "$SERVER_URL" --tlscacert "$CA" -d "$WORK/$dir" "$@" \
-    <"$in" >"$WORK/out" 2>&1
+  if [ "${NOTARY_CLI_STDOUT_ONLY:-0}" = 1 ]; then
+    printf '== %s\n' "$step" >>"$WORK/stderr.txt"
+    timeout -k 5 "$CMD_TIMEOUT" "$CLIENT" -s "$SERVER_URL" --tlscacert "$CA" -d "$WORK/$dir" "$@" \
+      <"$in" >"$WORK/out" 2>>"$WORK/stderr.txt"
+  else
+    timeout -k 5 "$CMD_TIMEOUT" "$CLIENT" -s "$SERVER_URL" --tlscacert "$CA" -d "$WORK/$dir" "$@" \
+      <"$in" >"$WORK/out" 2>&1
+  fi
   rc=$?
   {
     printf '== %s\n' "$step"

@@ -70,6 +70,70 @@ enum KeyCommand {
         /// The key ID.
         key_id: String,
     },
+    /// Rotates a base role's key and publishes the new root at once: root (asks for
+    /// confirmation; signed by the old and the new root key), targets, snapshot (local, or
+    /// -r for a server-managed key) and timestamp (-r only). Staged changes stay staged.
+    Rotate {
+        /// The Globally Unique Name of the collection.
+        gun: String,
+        /// root, targets, snapshot or timestamp.
+        role: String,
+        /// Let the server make and hold the new key (snapshot, timestamp).
+        #[arg(short = 'r', long = "server-managed")]
+        server_managed: bool,
+        /// Do not ask for confirmation (root).
+        #[arg(short = 'y', long)]
+        yes: bool,
+        /// Instead of a new key made here, these public keys (PEM: PUBLIC KEY or
+        /// certificate; root: certificates for the GUN), held by others (Signet
+        /// extension). Repeatable.
+        #[arg(long = "pubkey", value_name = "PEMFILE")]
+        pubkeys: Vec<PathBuf>,
+        /// Signatures of distinct keys the role needs from now on (Signet extension).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        threshold: Option<u32>,
+        /// Write the rotation, signed with the keys here, to FILE for the other key holders
+        /// (`bundle sign FILE`, then `publish GUN --bundle FILE`) instead of publishing it.
+        #[arg(long, value_name = "FILE")]
+        export: Option<PathBuf>,
+    },
+}
+
+/// `key rotate`'s arguments.
+pub(crate) struct Rotation<'a> {
+    pub(crate) gun: &'a str,
+    pub(crate) role: &'a str,
+    pub(crate) server_managed: bool,
+    pub(crate) yes: bool,
+    pub(crate) pubkeys: &'a [PathBuf],
+    pub(crate) threshold: Option<u32>,
+    pub(crate) export: Option<&'a std::path::Path>,
+}
+
+impl KeyArgs {
+    /// `key rotate`'s arguments, which the notary commands run (they need the server).
+    pub(crate) fn rotation(&self) -> Option<Rotation<'_>> {
+        match &self.command {
+            KeyCommand::Rotate {
+                gun,
+                role,
+                server_managed,
+                yes,
+                pubkeys,
+                threshold,
+                export,
+            } => Some(Rotation {
+                gun,
+                role,
+                server_managed: *server_managed,
+                yes: *yes,
+                pubkeys,
+                threshold: *threshold,
+                export: export.as_deref(),
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// Runs `signet key …` with the global `-d/--trustDir` and `--configFile`.
@@ -116,6 +180,9 @@ pub(crate) fn run(
             // the end of input the removal is aborted.
             let stdin = std::io::stdin();
             commands::remove(&store, &key_id, yes, &mut stdin.lock(), &mut out)?;
+        }
+        KeyCommand::Rotate { .. } => {
+            anyhow::bail!("key rotate is run by the notary commands");
         }
         KeyCommand::Passwd { key_id } => {
             commands::passwd(

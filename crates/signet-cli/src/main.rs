@@ -167,7 +167,18 @@ fn main() -> ExitCode {
         }
         Command::Server(args) => server(args),
         Command::Signer(args) => signer(args),
-        Command::Key(args) => key::run(args, cli.notary.trust_dir(), cli.notary.config_file()),
+        Command::Key(args) => {
+            if let Some(rotation) = args.rotation() {
+                return match notary::rotate(&cli.notary, &rotation) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        e.print();
+                        ExitCode::from(1)
+                    }
+                };
+            }
+            key::run(args, cli.notary.trust_dir(), cli.notary.config_file())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

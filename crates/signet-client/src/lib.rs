@@ -26,6 +26,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod apply;
+pub mod bundle;
 mod cache;
 pub mod changelist;
 pub mod commands;

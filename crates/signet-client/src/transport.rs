@@ -537,6 +537,50 @@ impl Transport {
         Ok(Fetched::Body(body))
     }
 
+    /// `POST <gun>/_trust/tuf/<role>.key`: asks the server to make a new key for `role`
+    /// (timestamp or snapshot) and answers with its public part.
+    pub(crate) async fn rotate_key(
+        &self,
+        gun: &str,
+        role: &str,
+    ) -> Result<Fetched, reqwest::Error> {
+        let url = self.url(gun, &format!("{role}.key"));
+        let mut resp = self
+            .send(gun, Access::Write, || self.http.post(&url))
+            .await?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            return Ok(Fetched::Status(status));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await? {
+            if u64::try_from(body.len() + chunk.len()).unwrap_or(u64::MAX) > KEY_LIMIT {
+                return Ok(Fetched::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Fetched::Body(body))
+    }
+
+    /// `DELETE <gun>/_trust/tuf/`: removes the repository's trust data from the server
+    /// (needs `*` access).
+    pub(crate) async fn delete_gun(&self, gun: &str) -> Result<Answer, reqwest::Error> {
+        let url = format!("{}/v2/{gun}/_trust/tuf/", self.base);
+        let mut resp = self
+            .send(gun, Access::Admin, || self.http.delete(&url))
+            .await?;
+        let status = resp.status().as_u16();
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await? {
+            body.extend_from_slice(&chunk);
+            if body.len() >= 1024 {
+                body.truncate(1024);
+                break;
+            }
+        }
+        Ok(Answer { status, body })
+    }
+
     /// `POST <gun>/_trust/tuf/` with one multipart part per file, as the Go client lays it
     /// out (`name="files"`, `filename="<role>"`).
     pub(crate) async fn post_update(

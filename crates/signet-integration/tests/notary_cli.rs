@@ -10,7 +10,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::util::{self, Db, PgDatabase, SignetServer};
+use std::collections::BTreeMap;
+
+use crate::util::{self, CliClient, Db, PgDatabase, SignetServer};
 
 /// Every complete transcript starts with this block (the Go server must get this far).
 const FIRST_BLOCK: &str = "== basic.init-publish\nexit=0\n";
@@ -110,4 +112,110 @@ fn notary_cli_transcript_is_deterministic_on_go_server() {
              tests/interop/notary-cli.sh misses something.\n{diff}"
         );
     }
+}
+
+/// Steps where `signet` deliberately answers differently from the Go client, with what it
+/// prints instead. Both list a repository the server no longer has (deleted with
+/// `delete --remote` from another machine): the Go client falls back to its cache and lists
+/// the stale targets; `signet` believes the server and fails.
+const CLIENT_DIFFERENCES: &[(&str, &str)] = &[
+    (
+        "fail.list-deleted-cached",
+        "exit=1\n\n* fatal: SERVER does not have trust data for PREFIX/interop/main\n",
+    ),
+    (
+        "orphan.list-cached",
+        "exit=1\n\n* fatal: SERVER does not have trust data for PREFIX/interop/orphan\n",
+    ),
+];
+
+/// A transcript's blocks by step name, in order.
+fn steps(transcript: &str) -> Vec<(String, String)> {
+    transcript
+        .split("== ")
+        .filter(|b| !b.is_empty())
+        .map(|b| {
+            let (name, rest) = b.split_once('\n').unwrap_or((b, ""));
+            (name.to_owned(), rest.to_owned())
+        })
+        .collect()
+}
+
+/// `alias notary=signet`: the whole notary scenario (init, add/addhash/remove, delegations
+/// with a certificate key, witness, snapshot/timestamp keys moved to the server, targets and
+/// root key rotation, delete --remote, failures) driven with `signet` as the client prints,
+/// on stdout, what the Go `notary` client prints, step by step, against the same server;
+/// except the documented differences.
+fn assert_client_matches_go(test: &str, url: &str, ca: &Path) {
+    let dir = fresh_artifact_dir(test);
+    let signet = util::signet_binary();
+    let (go, ours) = util::in_parallel(
+        || {
+            util::run_notary_cli_with(
+                Some(CliClient {
+                    binary: Path::new("notary"),
+                }),
+                url,
+                ca,
+                &dir.join("go"),
+                &unique_prefix(),
+            )
+        },
+        || {
+            util::run_notary_cli_with(
+                Some(CliClient { binary: &signet }),
+                url,
+                ca,
+                &dir.join("signet"),
+                &unique_prefix(),
+            )
+        },
+    );
+    check_go_reference(&go, &dir);
+    let differences: BTreeMap<&str, &str> = CLIENT_DIFFERENCES.iter().copied().collect();
+    let (go_steps, our_steps) = (steps(&go), steps(&ours));
+    let names = |s: &[(String, String)]| s.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        names(&go_steps),
+        names(&our_steps),
+        "the runs did different steps"
+    );
+    let mut go_expected = String::new();
+    for (name, block) in &go_steps {
+        go_expected.push_str(&format!("== {name}\n"));
+        match differences.get(name.as_str()) {
+            Some(ours) => go_expected.push_str(ours),
+            None => go_expected.push_str(block),
+        }
+    }
+    if go_expected != ours {
+        let diff = util::unified_diff(&dir, "go-adjusted.txt", &go_expected, "signet.txt", &ours);
+        panic!(
+            "with signet as the client, the notary scenario prints something else than the Go \
+             client (---, with the documented differences applied) on stdout.\nTrust dirs and \
+             stderr: {}/{{go,signet}}/\n\n{diff}",
+            dir.display()
+        );
+    }
+}
+
+#[test]
+fn signet_client_matches_go_client_against_go_server() {
+    let url = util::go_notary_url();
+    assert_client_matches_go(
+        "signet_client_matches_go_client_against_go_server",
+        &url,
+        &util::peer_certs().ca,
+    );
+}
+
+#[test]
+fn signet_client_matches_go_client_against_signet_server() {
+    util::go_notary_url();
+    let server = SignetServer::start(Db::Sqlite);
+    assert_client_matches_go(
+        "signet_client_matches_go_client_against_signet_server",
+        server.url(),
+        server.ca(),
+    );
 }

@@ -2,6 +2,7 @@ mod cli;
 mod docker_trust;
 mod hostile_uploads;
 mod keys;
+mod kofn;
 mod notary_cli;
 mod notary_compat;
 mod remote_signer;

@@ -453,9 +453,32 @@ fn psql(sql: &str) {
 /// Runs `tests/interop/notary-cli.sh SERVER CA WORKDIR PREFIX` and returns its (normalized)
 /// transcript. Panics if the script itself failed (exit != 0).
 pub(crate) fn run_notary_cli(server: &str, ca: &Path, workdir: &Path, prefix: &str) -> String {
+    run_notary_cli_with(None, server, ca, workdir, prefix)
+}
+
+/// The client for [`run_notary_cli_with`]: which binary, stdout only.
+pub(crate) struct CliClient<'a> {
+    /// The binary driven as `notary` (the Go `notary` or `signet`).
+    pub(crate) binary: &'a Path,
+}
+
+/// `tests/interop/notary-cli.sh` with `client` in place of the Go `notary` (stdout only
+/// recorded, stderr kept in `workdir/stderr.txt`), or the Go client as is with `None`.
+pub(crate) fn run_notary_cli_with(
+    client: Option<CliClient<'_>>,
+    server: &str,
+    ca: &Path,
+    workdir: &Path,
+    prefix: &str,
+) -> String {
     let script = workspace_root().join("tests/interop/notary-cli.sh");
     assert!(script.is_file(), "{} is missing", script.display());
-    let out = Command::new("bash")
+    let mut cmd = Command::new("bash");
+    if let Some(c) = client {
+        cmd.env("NOTARY_CLI_CLIENT", c.binary)
+            .env("NOTARY_CLI_STDOUT_ONLY", "1");
+    }
+    let out = cmd
         .arg(&script)
         .arg(server)
         .arg(ca)
