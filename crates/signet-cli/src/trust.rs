@@ -506,8 +506,9 @@ fn typed_repository(input: &str) -> &str {
     }
 }
 
+/// Parses an image reference; the error is docker's message alone.
 fn parse_image(input: &str) -> anyhow::Result<ImageRef> {
-    Ok(ImageRef::parse(input)?)
+    ImageRef::parse(input).map_err(|e| anyhow!(e.reason))
 }
 
 fn resolve(env: &DockerEnv, input: &str, json: bool) -> anyhow::Result<()> {
@@ -675,8 +676,15 @@ fn read_public_keys(files: &[PathBuf]) -> anyhow::Result<Vec<PublicKey>> {
                     f.display()
                 )
             })?;
-            PublicKey::from_pem(&bytes, now)
-                .map_err(|e| anyhow!("could not parse public key from file: {}: {e}", f.display()))
+            PublicKey::from_pem(&bytes, now).map_err(|e| {
+                // docker's words when there is no PEM block at all
+                let e = if e == "no PEM block found" || e == "malformed PEM" {
+                    "no valid public key found".to_owned()
+                } else {
+                    e
+                };
+                anyhow!("could not parse public key from file: {}: {e}", f.display())
+            })
         })
         .collect()
 }
