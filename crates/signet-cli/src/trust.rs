@@ -54,8 +54,9 @@ enum TrustCommand {
     /// Manage keys for signing Docker images.
     #[command(subcommand)]
     Key(KeyCommand),
-    /// Sign an image: the tag's manifest, as the registry serves it, signed into
-    /// targets/releases and your signer role.
+    /// Sign an image (the tag's manifest, as the registry serves it).
+    ///
+    /// Signs IMAGE:TAG into targets/releases and your signer's own delegation.
     ///
     /// Reads the digest and size of IMAGE:TAG from the registry (Docker v2 manifest, OCI
     /// manifest, manifest list or OCI index; credentials from $DOCKER_CONFIG/config.json); no
