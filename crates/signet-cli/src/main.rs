@@ -44,7 +44,10 @@ enum Command {
     ///
     /// The key-encryption passphrase that protects the server's timestamp and snapshot keys
     /// at rest comes from SIGNET_KEY_PASSPHRASE or --key-passphrase-file. Keep it: without it
-    /// the server cannot sign for existing repositories.
+    /// the server cannot sign for existing repositories. With trust_service.type "remote" a
+    /// signer holds those keys instead (signet signer or notary-signer: trust_service.hostname,
+    /// port, tls_ca_file, tls_client_cert, tls_client_key, as notary-server takes them) and no
+    /// passphrase is needed.
     ///
     /// Without --tls-cert/--tls-key the server makes a local CA and server certificate in
     /// <state-dir>/tls on first run and prints where the CA is, for clients to trust.
@@ -316,7 +319,12 @@ fn server(args: ServerArgs) -> anyhow::Result<()> {
         tracing::info!(backup = %dest.display(), "backup written");
         return Ok(());
     }
-    let passphrase = passphrase(&cfg)?;
+    // A remote signer holds the keys: there is nothing to unseal here.
+    let passphrase = if cfg.trust_service.is_remote() {
+        Zeroizing::new(String::new())
+    } else {
+        passphrase(&cfg)?
+    };
 
     runtime.block_on(async move {
         signet_server::run(

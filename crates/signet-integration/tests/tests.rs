@@ -8,6 +8,7 @@ mod kofn;
 mod notary_cli;
 mod notary_compat;
 mod registry;
+mod remote_signer;
 mod replicas;
 mod signer;
 mod trust_cli;

@@ -25,9 +25,11 @@
 
 pub mod config;
 pub mod keys;
-pub mod proto;
 pub mod server;
 pub mod service;
+
+/// notary-signer's wire types and services (the shared `signet-signer-proto` crate).
+pub use signet_signer_proto as proto;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -234,6 +234,12 @@ impl SignetServer {
     /// Spawns `signet server` on 127.0.0.1 (random port) with the peers' TLS certificate and
     /// waits until it prints its listening line.
     pub(crate) fn start(db: Db) -> SignetServer {
+        Self::start_with_config(db, None)
+    }
+
+    /// [`SignetServer::start`] with a notary-server style configuration file (the flags
+    /// for the address, database and TLS certificate override it).
+    pub(crate) fn start_with_config(db: Db, config: Option<&Path>) -> SignetServer {
         let certs = peer_certs();
         let bin = signet_binary();
         let state = tempfile::Builder::new()
@@ -245,8 +251,11 @@ impl SignetServer {
         let db_url = db.url(state.path());
 
         let mut cmd = Command::new(&bin);
-        cmd.arg("server")
-            .args(["--listen", "127.0.0.1:0"])
+        cmd.arg("server");
+        if let Some(config) = config {
+            cmd.arg("--config").arg(config);
+        }
+        cmd.args(["--listen", "127.0.0.1:0"])
             .args(["--database", &db_url])
             .arg("--tls-cert")
             .arg(&certs.server_cert)
