@@ -3,8 +3,13 @@
 //! Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
 #![forbid(unsafe_code)]
 // The subcommands' doc comments are clap's --help text, verbatim: `<state-dir>` and
-// `SIGNET_SERVER_<SECTION>_<KEY>` there are placeholders for the terminal, not HTML.
-#![allow(rustdoc::invalid_html_tags)]
+// `SIGNET_SERVER_<SECTION>_<KEY>` there are placeholders for the terminal, not HTML;
+// `IMAGE[:TAG]` is usage syntax, not a link, and URLs are examples for the terminal.
+#![allow(
+    rustdoc::invalid_html_tags,
+    rustdoc::broken_intra_doc_links,
+    rustdoc::bare_urls
+)]
 
 mod key;
 mod notary;

@@ -7,20 +7,23 @@
 //! Output on stdout and messages on stderr are docker CLI 28's where docker has the
 //! command; failures exit 1.
 
-use std::io::Write as _;
+use std::collections::BTreeSet;
+use std::io::{BufRead as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow, bail};
 use clap::{Args, Subcommand};
+use signet_client::changelist::TargetMeta;
 use signet_client::docker::{self, TrustInfo, Verified};
-use signet_client::keys::{KeyStore, PassphraseEnv, Retriever};
+use signet_client::keys::{KeyStore, PassphraseEnv, Retriever, StoreKeySource};
+use signet_client::publish::Publisher;
 use signet_client::registry::{DockerConfig, ImageRef, Registry};
 use signet_client::{
     Client, ClientError, Pinning, Transport, TransportConfig, TrustDirCache, VerifiedRepository,
 };
-use signet_core::KeyId;
+use signet_core::{KeyId, PublicKey, RoleName};
 
 use crate::notary::GlobalOpts;
 
@@ -51,6 +54,54 @@ enum TrustCommand {
     /// Manage keys for signing Docker images.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Sign an image (the tag's manifest, as the registry serves it).
+    ///
+    /// Signs IMAGE:TAG into targets/releases and your signer's own delegation.
+    ///
+    /// Reads the digest and size of IMAGE:TAG from the registry (Docker v2 manifest, OCI
+    /// manifest, manifest list or OCI index; credentials from $DOCKER_CONFIG/config.json); no
+    /// docker daemon is involved and nothing is pushed to the registry. A multi-arch tag is
+    /// signed by the digest of its index.
+    ///
+    /// On a repository with no trust data yet, initializes it (root key: the first one in
+    /// the trust dir, else a new one; the server manages the snapshot key) with a signer
+    /// named after your registry user (or --signer) in targets/<signer> and
+    /// targets/releases. As docker, a tag that is already signed is signed again with the
+    /// same digest (adding your signature); --local signs what the registry serves now.
+    ///
+    /// The target goes to every delegation directly under targets whose key you hold, or to
+    /// targets when the repository has no delegations.
+    #[command(verbatim_doc_comment)]
+    Sign {
+        /// Sign the tag as the registry serves it now, even if it is already signed with
+        /// another digest (docker: sign the local image).
+        #[arg(long)]
+        local: bool,
+        /// The signer to create on a repository with no trust data [default: your registry
+        /// user name] (Signet extension).
+        #[arg(long, value_name = "NAME")]
+        signer: Option<String>,
+        /// The image to sign.
+        #[arg(value_name = "IMAGE:TAG")]
+        image: String,
+    },
+    /// Manage entities who can sign Docker images.
+    #[command(subcommand)]
+    Signer(SignerCommand),
+    /// Remove trust for an image.
+    ///
+    /// Removes the tag's signature (or, without a tag, every signed tag's, after
+    /// confirmation) from every delegation directly under targets whose key you hold (or
+    /// from targets when there are no delegations), and publishes.
+    #[command(verbatim_doc_comment)]
+    Revoke {
+        /// Do not prompt for confirmation.
+        #[arg(short = 'y', long)]
+        yes: bool,
+        /// The image.
+        #[arg(value_name = "IMAGE[:TAG]")]
+        image: String,
+    },
     /// Print the verified IMAGE:TAG@sha256:<digest> to pull or deploy (fails closed).
     ///
     /// The digest is the one signed for the tag under docker's rule (targets/releases, else
@@ -102,6 +153,43 @@ enum TrustCommand {
         /// The image.
         #[arg(value_name = "IMAGE[:TAG|@DIGEST]")]
         image: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SignerCommand {
+    /// Add a signer.
+    ///
+    /// Creates the delegation targets/NAME with the given public keys and adds the keys to
+    /// targets/releases (both for all paths), initializing repositories that have no trust
+    /// data yet. Publish rights on the trust server are needed; signing keys are not.
+    #[command(verbatim_doc_comment)]
+    Add {
+        /// Path to the signer's public key file (PEM public key or certificate); repeatable.
+        #[arg(long = "key", value_name = "PUBKEY")]
+        keys: Vec<PathBuf>,
+        /// The signer's name.
+        name: String,
+        /// Repositories to add the signer to.
+        #[arg(required = true, value_name = "REPOSITORY")]
+        repos: Vec<String>,
+    },
+    /// Remove a signer.
+    ///
+    /// Removes the delegation targets/NAME and its keys from targets/releases. Removing the
+    /// signer whose signature keeps targets/releases valid makes the repository unpullable:
+    /// that asks for confirmation unless -f. (docker CLI 27 and 28 remove nothing unless it
+    /// is that last signer; Signet removes the signer asked for, as docker 20.10 did.)
+    #[command(verbatim_doc_comment)]
+    Remove {
+        /// Do not prompt for confirmation before removing the most recent signer.
+        #[arg(short = 'f', long)]
+        force: bool,
+        /// The signer's name.
+        name: String,
+        /// Repositories to remove the signer from.
+        #[arg(required = true, value_name = "REPOSITORY")]
+        repos: Vec<String>,
     },
 }
 
@@ -163,6 +251,18 @@ fn dispatch(global: &GlobalOpts, cmd: TrustCommand) -> anyhow::Result<()> {
         TrustCommand::Resolve { json, image } => resolve(&env, &image, json),
         TrustCommand::RootKey { id, image } => root_key(&env, &image, id),
         TrustCommand::Verify { image } => verify(&env, &image),
+        TrustCommand::Sign {
+            local,
+            signer,
+            image,
+        } => sign(&env, &image, local, signer.as_deref()),
+        TrustCommand::Signer(SignerCommand::Add { keys, name, repos }) => {
+            signer_add(&env, &name, &keys, &repos)
+        }
+        TrustCommand::Signer(SignerCommand::Remove { force, name, repos }) => {
+            signer_remove(&env, &name, &repos, force)
+        }
+        TrustCommand::Revoke { yes, image } => revoke(&env, &image, yes),
     }
 }
 
@@ -248,6 +348,21 @@ impl DockerEnv {
             pinning,
             Arc::new(TrustDirCache::new(self.trust_dir())),
         ))
+    }
+
+    /// A publisher for `image`'s repository: the verifying client, the trust directory's
+    /// keys (docker's passphrase variables), the trust directory as cache.
+    fn publisher(&self, image: &ImageRef) -> anyhow::Result<Publisher> {
+        Ok(Publisher::new(
+            self.client(image)?,
+            Arc::new(StoreKeySource::new(self.key_store(), Self::retriever())),
+            &self.trust_dir(),
+        ))
+    }
+
+    /// The canonical IDs of every key in the trust directory.
+    fn held_key_ids(&self) -> anyhow::Result<BTreeSet<String>> {
+        Ok(self.key_store().list()?.into_iter().map(|e| e.id).collect())
     }
 
     /// The registry of `image`, with TLS material from docker's places for it.
@@ -392,8 +507,9 @@ fn typed_repository(input: &str) -> &str {
     }
 }
 
+/// Parses an image reference; the error is docker's message alone.
 fn parse_image(input: &str) -> anyhow::Result<ImageRef> {
-    Ok(ImageRef::parse(input)?)
+    ImageRef::parse(input).map_err(|e| anyhow!(e.reason))
 }
 
 fn resolve(env: &DockerEnv, input: &str, json: bool) -> anyhow::Result<()> {
@@ -500,6 +616,358 @@ fn verify(env: &DockerEnv, input: &str) -> anyhow::Result<()> {
         _ => format!("{repo_text}: verified"),
     };
     print(&format!("{line}\n"))
+}
+
+/// docker's `prompt.Confirm`: the question and " [y/N] " on stdout, one line from stdin;
+/// only "y" (any case, spaces around) is yes; end of input is no.
+fn confirm(question: &str) -> anyhow::Result<bool> {
+    print(&format!("{question} [y/N] "))?;
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the answer")?;
+    Ok(line.trim().eq_ignore_ascii_case("y"))
+}
+
+fn warn_all(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("signet: warning: {w}");
+    }
+}
+
+/// notary's message for a repository the server does not have.
+fn not_exist(env: &DockerEnv, image: &ImageRef) -> String {
+    let server = env.server(image);
+    let host = server.trim_start_matches("https://");
+    format!("{host} does not have trust data for {}", image.name())
+}
+
+/// Verifies `image`'s repository for a write: `None` when the server has no trust data.
+fn repo_for_write(
+    env: &DockerEnv,
+    rt: &tokio::runtime::Runtime,
+    image: &ImageRef,
+) -> anyhow::Result<Option<VerifiedRepository>> {
+    let client = env.client(image)?;
+    match rt.block_on(client.verify_gun(&image.name())) {
+        Ok(repo) => {
+            warn_about(&image.name(), &repo);
+            Ok(Some(repo))
+        }
+        Err(ClientError::RepositoryNotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Reads docker's public key files (`--key`).
+fn read_public_keys(files: &[PathBuf]) -> anyhow::Result<Vec<PublicKey>> {
+    let now = signet_service::Clock::system().now();
+    files
+        .iter()
+        .map(|f| {
+            let bytes = std::fs::read(f).map_err(|e| {
+                let what = if e.kind() == std::io::ErrorKind::NotFound {
+                    "no such file or directory".to_owned()
+                } else {
+                    e.to_string()
+                };
+                anyhow!(
+                    "unable to read public key from file: open {}: {what}",
+                    f.display()
+                )
+            })?;
+            PublicKey::from_pem(&bytes, now).map_err(|e| {
+                // docker's words when there is no PEM block at all
+                let e = if e == "no PEM block found" || e == "malformed PEM" {
+                    "no valid public key found".to_owned()
+                } else {
+                    e
+                };
+                anyhow!("could not parse public key from file: {}: {e}", f.display())
+            })
+        })
+        .collect()
+}
+
+fn signer_role(name: &str) -> anyhow::Result<RoleName> {
+    RoleName::parse(&format!("targets/{name}"))
+        .map_err(|e| anyhow!("invalid signer name {name:?}: {e}"))
+}
+
+fn signer_add(
+    env: &DockerEnv,
+    name: &str,
+    key_files: &[PathBuf],
+    repos: &[String],
+) -> anyhow::Result<()> {
+    if !docker::is_valid_signer_name(name) {
+        bail!(
+            "signer name \"{name}\" must start with lowercase alphanumeric characters and can include \"-\" or \"_\" after the first character"
+        );
+    }
+    if name == "releases" {
+        bail!("releases is a reserved keyword, use a different signer name");
+    }
+    if key_files.is_empty() {
+        bail!("path to a public key must be provided using the `--key` flag");
+    }
+    let keys = read_public_keys(key_files)?;
+    let role = signer_role(name)?;
+    let mut failed = Vec::new();
+    for repo in repos {
+        print(&format!("Adding signer \"{name}\" to {repo}...\n"))?;
+        match add_signer_to_repo(env, &role, repo, &keys) {
+            Ok(()) => print(&format!("Successfully added signer: {name} to {repo}\n\n"))?,
+            Err(e) => {
+                eprintln!("{e:#}\n");
+                failed.push(repo.as_str());
+            }
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(anyhow!("failed to add signer to: {}", failed.join(", ")))
+    }
+}
+
+fn add_signer_to_repo(
+    env: &DockerEnv,
+    role: &RoleName,
+    repo: &str,
+    keys: &[PublicKey],
+) -> anyhow::Result<()> {
+    let image = parse_image(repo)?;
+    let gun = image.name();
+    let rt = runtime()?;
+    let publisher = env.publisher(&image)?;
+    if repo_for_write(env, &rt, &image)?.is_none() {
+        print(&format!("Initializing signed repository for {repo}...\n"))?;
+        rt.block_on(publisher.init(&gun, true))?;
+        print(&format!("Successfully initialized \"{repo}\"\n"))?;
+    }
+    let entries = docker::entries(docker::add_signer_changes(role, keys));
+    let published = rt.block_on(publisher.publish_changes(&gun, &entries))?;
+    warn_all(&published.warnings);
+    Ok(())
+}
+
+fn signer_remove(env: &DockerEnv, name: &str, repos: &[String], force: bool) -> anyhow::Result<()> {
+    let mut failed = Vec::new();
+    for repo in repos {
+        print(&format!("Removing signer \"{name}\" from {repo}...\n"))?;
+        if let Err(e) = remove_signer_from_repo(env, name, repo, force) {
+            eprintln!("{e:#}\n");
+            failed.push(repo.as_str());
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(anyhow!("error removing signer from: {}", failed.join(", ")))
+    }
+}
+
+fn remove_signer_from_repo(
+    env: &DockerEnv,
+    name: &str,
+    repo_name: &str,
+    force: bool,
+) -> anyhow::Result<()> {
+    let image = parse_image(repo_name)?;
+    if name == "releases" {
+        bail!("releases is a reserved keyword and cannot be removed");
+    }
+    let role = signer_role(name)?;
+    let gun = image.name();
+    let rt = runtime()?;
+    let repo = match repo_for_write(env, &rt, &image) {
+        Ok(Some(repo)) => repo,
+        Ok(None) => bail!(
+            "error retrieving signers for {repo_name}: {}",
+            not_exist(env, &image)
+        ),
+        Err(e) => return Err(e.context(format!("error retrieving signers for {repo_name}"))),
+    };
+    let delegation = docker::delegations(&repo)
+        .ok_or_else(|| anyhow!("error retrieving signers for {repo_name}"))?
+        .into_iter()
+        .find(|d| d.role == role.as_str())
+        .ok_or_else(|| anyhow!("no signer {name} for repository {repo_name}"))?;
+    let last = docker::is_last_signer(&repo, &delegation.key_ids).map_err(|e| anyhow!(e))?;
+    if last && !force {
+        let question = format!(
+            "The signer \"{name}\" signed the last released version of {repo_name}. Removing \
+             this signer will make {repo_name} unpullable. Are you sure you want to continue?"
+        );
+        if !confirm(&question)? {
+            return Ok(());
+        }
+    }
+    let entries = docker::entries(docker::remove_signer_changes(&role, &delegation.key_ids));
+    let published = rt.block_on(env.publisher(&image)?.publish_changes(&gun, &entries))?;
+    warn_all(&published.warnings);
+    print(&format!("Successfully removed {name} from {repo_name}\n\n"))
+}
+
+fn revoke(env: &DockerEnv, remote: &str, yes: bool) -> anyhow::Result<()> {
+    let image = parse_image(remote)?;
+    let tag = match (image.tag(), image.digest()) {
+        (_, Some(_)) => bail!("cannot use a digest reference for IMAGE:TAG"),
+        (tag, None) => tag,
+    };
+    if tag.is_none()
+        && !yes
+        && !confirm(&format!(
+            "Confirm you would like to delete all signature data for {remote}?"
+        ))?
+    {
+        bail!("trust revoke has been cancelled");
+    }
+    revoke_tags(env, &image, tag)
+        .with_context(|| format!("could not remove signature for {remote}"))?;
+    print(&format!("Successfully deleted signature for {remote}\n"))
+}
+
+fn revoke_tags(env: &DockerEnv, image: &ImageRef, tag: Option<&str>) -> anyhow::Result<()> {
+    let gun = image.name();
+    let rt = runtime()?;
+    let repo = repo_for_write(env, &rt, image)?.ok_or_else(|| anyhow!(not_exist(env, image)))?;
+    let targets = match tag {
+        Some(t) => vec![
+            docker::released_target(&repo, t)
+                .ok_or_else(|| anyhow!("No valid trust data for {t}"))?,
+        ],
+        None => {
+            let all = docker::released_targets(&repo);
+            if all.is_empty() {
+                bail!("no signed tags to remove");
+            }
+            all
+        }
+    };
+    let held = env.held_key_ids()?;
+    let mut changes = Vec::new();
+    for t in &targets {
+        for role in docker::signable_roles(&repo, &held, &t.name).map_err(|e| anyhow!(e))? {
+            changes.push(signet_client::changelist::Change::remove_target(
+                role.as_str(),
+                &t.name,
+            ));
+        }
+    }
+    let published = rt.block_on(
+        env.publisher(image)?
+            .publish_changes(&gun, &docker::entries(changes)),
+    )?;
+    warn_all(&published.warnings);
+    Ok(())
+}
+
+fn sign(env: &DockerEnv, input: &str, local: bool, signer: Option<&str>) -> anyhow::Result<()> {
+    let image = parse_image(input)?;
+    let tag = match (image.tag(), image.digest()) {
+        (_, Some(_)) => bail!("cannot use a digest reference for IMAGE:TAG"),
+        (None, None) => bail!("no tag specified for {input}"),
+        (Some(t), None) => t.to_owned(),
+    };
+    let gun = image.name();
+    let rt = runtime()?;
+    let publisher = env.publisher(&image)?;
+    let mut served = None;
+    let repo = match repo_for_write(env, &rt, &image)? {
+        Some(repo) => repo,
+        None => {
+            // As docker checks the local image first: nothing is written unless the
+            // registry has the tag.
+            served = Some(rt.block_on(env.registry(&image)?.manifest(image.path(), &tag))?);
+            let user = match signer {
+                Some(s) => s.to_owned(),
+                None => env
+                    .docker
+                    .credentials(image.auth_key())?
+                    .map(|c| c.username)
+                    .ok_or_else(|| {
+                        anyhow!(
+                            "{gun} has no trust data yet and there is no registry user to name \
+                             its first signer after: pass --signer NAME (or log in to {})",
+                            image.auth_key()
+                        )
+                    })?,
+            };
+            let role = signer_role(&user)?;
+            rt.block_on(publisher.init(&gun, true))
+                .with_context(|| gun.clone())?;
+            let key =
+                docker::signer_public_key(&env.key_store(), &user, &mut DockerEnv::retriever())?;
+            let entries = docker::entries(docker::add_signer_changes(&role, &[key]));
+            let published = rt
+                .block_on(publisher.publish_changes(&gun, &entries))
+                .with_context(|| format!("could not add signer to repo: {user}"))?;
+            warn_all(&published.warnings);
+            print(&format!(
+                "Created signer: {user}\nFinished initializing signed repository for {input}\n"
+            ))?;
+            repo_for_write(env, &rt, &image)?.ok_or_else(|| anyhow!(not_exist(env, &image)))?
+        }
+    };
+    let failed = |e: &dyn std::fmt::Display| anyhow!("failed to sign {gun}:{tag}: {e}");
+    let held = env.held_key_ids()?;
+    let released = if local {
+        None
+    } else {
+        docker::released_meta(&repo, &tag)
+    };
+    let meta = match released {
+        Some(meta) => {
+            print(&format!("Signing and pushing trust metadata for {input}\n"))?;
+            let roles = docker::signable_roles(&repo, &held, &tag).map_err(|e| failed(&e))?;
+            let row = docker::trust_info(&repo, Some(&tag))
+                .signed_tags
+                .into_iter()
+                .next();
+            let (t, d, mut signers) =
+                row.map_or_else(Default::default, |r| (r.tag, r.digest, r.signers));
+            signers.sort();
+            print(&format!(
+                "Existing signatures for tag {t} digest {d} from:\n{}\n",
+                signers.join(", ")
+            ))?;
+            (meta, roles)
+        }
+        None => {
+            let m = match served {
+                Some(m) => m,
+                None => rt.block_on(env.registry(&image)?.manifest(image.path(), &tag))?,
+            };
+            eprintln!(
+                "Signing and pushing trust data for {input} as the registry serves it: {} \
+                 ({} bytes, {}), may overwrite remote trust data",
+                m.digest, m.size, m.media_type
+            );
+            print("Signing and pushing trust metadata\n")?;
+            let roles = docker::signable_roles(&repo, &held, &tag).map_err(|e| failed(&e))?;
+            let meta = TargetMeta {
+                length: i64::try_from(m.size).unwrap_or(i64::MAX),
+                hashes: [("sha256".to_owned(), m.digest.bytes().to_vec())]
+                    .into_iter()
+                    .collect(),
+                custom: None,
+            };
+            (meta, roles)
+        }
+    };
+    let (meta, roles) = meta;
+    let changes = roles
+        .iter()
+        .map(|r| signet_client::changelist::Change::add_target(r.as_str(), &tag, &meta))
+        .collect();
+    let published = rt
+        .block_on(publisher.publish_changes(&gun, &docker::entries(changes)))
+        .map_err(|e| failed(&e))?;
+    warn_all(&published.warnings);
+    print(&format!("Successfully signed {gun}:{tag}\n"))
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! Docker content trust over a [`VerifiedRepository`]: what `docker trust inspect`
 //! computes and prints (its JSON and its `--pretty` tables, byte for byte as the docker CLI
-//! 28 prints them), and docker's pull rule (a tag is signed only if `targets/releases` or
-//! `targets` signs it).
+//! 28 prints them), docker's pull rule (a tag is signed only if `targets/releases` or
+//! `targets` signs it), what `docker trust sign`, `revoke` and `signer add/remove` stage
+//! (as changelist entries for [`crate::publish::Publisher::publish_changes`], in notary's
+//! format), signer keys, and `verify` against a registry.
 //!
 //! Inspect, as docker computes it from the notary client:
 //! - signed tags: every (tag, sha256) that `targets` or `targets/releases` signs, found by
@@ -13,15 +15,18 @@
 //! - administrative keys: the root and targets key IDs as root.json lists them.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use signet_core::encoding::{PemBlock, hex_encode, pem_encode};
-use signet_core::{KeyType, RoleName};
+use signet_core::{KeyType, PublicKey, RoleName};
 
+use crate::changelist::{
+    ACTION_CREATE, ACTION_DELETE, ACTION_UPDATE, Change, DelegationData, Entry, TargetMeta,
+};
 use crate::commands::{lookup_target, walk};
 use crate::keys::{
     KeyAlgorithm, KeyEntry, KeyError, KeyPem, KeyStore, PassphraseSource, PrivateKey, write_private,
@@ -135,29 +140,61 @@ pub fn trust_info(repo: &VerifiedRepository, tag: Option<&str>) -> TrustInfo {
     }
 }
 
-/// notary's `GetDelegationRoles` as docker uses it: every delegation listed by a walked
-/// role, key IDs made canonical. As in notary, one delegation listing a key its role does
-/// not define makes the whole list unavailable (docker then shows no signers).
-fn signers(repo: &VerifiedRepository) -> Vec<Signer> {
-    let mut by_name: BTreeMap<String, Vec<String>> = BTreeMap::new();
+/// One delegation as notary's `GetDelegationRoles` returns it: key IDs canonical.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delegation {
+    /// The role.
+    pub role: String,
+    /// Canonical key IDs, in the order the role lists them.
+    pub key_ids: Vec<String>,
+    /// Path prefixes (`None`: the role lists none).
+    pub paths: Option<Vec<String>>,
+    /// Threshold.
+    pub threshold: i64,
+}
+
+/// notary's `GetDelegationRoles`: every delegation listed by a role the walk reaches, in
+/// walk order, key IDs made canonical. `None` when a delegation lists a key its parent
+/// does not define (notary then fails the whole call).
+pub fn delegations(repo: &VerifiedRepository) -> Option<Vec<Delegation>> {
+    let mut out = Vec::new();
     for v in walk(repo, "", None, &[]) {
         for d in &v.doc.delegations.roles {
-            let mut ids = Vec::new();
-            for id in &d.keyids {
-                match v.doc.delegations.keys.get(id) {
-                    Some(k) => ids.push(k.canonical_id().to_string()),
-                    None => return Vec::new(),
-                }
-            }
-            if matches!(
-                d.name.as_str(),
-                RELEASES | "root" | "targets" | "snapshot" | "timestamp"
-            ) {
-                continue;
-            }
-            let name = d.name.strip_prefix("targets/").unwrap_or(&d.name);
-            by_name.insert(name.to_owned(), ids);
+            let key_ids = d
+                .keyids
+                .iter()
+                .map(|id| {
+                    v.doc
+                        .delegations
+                        .keys
+                        .get(id)
+                        .map(|k| k.canonical_id().to_string())
+                })
+                .collect::<Option<Vec<_>>>()?;
+            out.push(Delegation {
+                role: d.name.clone(),
+                key_ids,
+                paths: d.paths.clone(),
+                threshold: d.threshold,
+            });
         }
+    }
+    Some(out)
+}
+
+/// docker's signers: [`delegations`] but `targets/releases` (docker shows no signers when
+/// notary's call fails).
+fn signers(repo: &VerifiedRepository) -> Vec<Signer> {
+    let mut by_name: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for d in delegations(repo).unwrap_or_default() {
+        if matches!(
+            d.role.as_str(),
+            RELEASES | "root" | "targets" | "snapshot" | "timestamp"
+        ) {
+            continue;
+        }
+        let name = d.role.strip_prefix("targets/").unwrap_or(&d.role);
+        by_name.insert(name.to_owned(), d.key_ids);
     }
     // docker sorts by name, descending
     by_name
@@ -314,6 +351,30 @@ pub fn generate_signer_key(
     });
     write_private(pub_path, public.as_bytes())?;
     Ok(key.id().to_string())
+}
+
+/// The key a new signer `name` signs with, as docker's `getOrGenerateNotaryKey`: the
+/// first (by ID) key in `store` whose role header is `name`, else a new P-256 key stored
+/// with that header (no GUN) under a new passphrase from `source`. Returns its public key.
+pub fn signer_public_key(
+    store: &KeyStore,
+    name: &str,
+    source: &mut dyn PassphraseSource,
+) -> Result<PublicKey, KeyError> {
+    let mut ids: Vec<String> = store
+        .list()?
+        .into_iter()
+        .filter(|e| e.role == name)
+        .map(|e| e.id)
+        .collect();
+    ids.sort();
+    if let Some(id) = ids.first() {
+        let (key, _) = store.load(id, source)?;
+        return Ok(key.public().clone());
+    }
+    let key = PrivateKey::generate(KeyAlgorithm::EcdsaP256)?;
+    store.add(&key, name, "", source)?;
+    Ok(key.public().clone())
 }
 
 /// Go's `filepath.Join(dir, file)` for a plain file name: the directory cleaned of `.`
@@ -575,7 +636,7 @@ pub async fn verify_digest(
             platforms: Vec::new(),
         });
     }
-    let mut seen = std::collections::BTreeSet::new();
+    let mut seen = BTreeSet::new();
     let mut indexes = 0;
     for (tag, d, length, _) in &signed {
         if !seen.insert(*d) {
@@ -606,6 +667,149 @@ pub async fn verify_digest(
         digest: *digest,
         indexes,
     })
+}
+
+/// docker's `GetSignableRoles`: the roles a new or revoked `target` goes to. Without
+/// delegations, `targets`; else every direct child of `targets` whose paths allow the name
+/// and which lists a key `held` (canonical IDs of the keys in the key store).
+pub fn signable_roles(
+    repo: &VerifiedRepository,
+    held: &BTreeSet<String>,
+    target: &str,
+) -> Result<Vec<RoleName>, String> {
+    let all = delegations(repo)
+        .ok_or_else(|| "could not translate canonical key IDs of a delegation".to_owned())?;
+    if all.is_empty() {
+        return Ok(vec![RoleName::targets()]);
+    }
+    let mut roles = Vec::new();
+    for d in &all {
+        let Ok(role) = RoleName::parse(&d.role) else {
+            continue;
+        };
+        if role.parent() != Some(RoleName::targets()) {
+            continue;
+        }
+        let paths_ok = d
+            .paths
+            .iter()
+            .flatten()
+            .any(|p| target.starts_with(p.as_str()));
+        if paths_ok && d.key_ids.iter().any(|id| held.contains(id)) && !roles.contains(&role) {
+            roles.push(role);
+        }
+    }
+    if roles.is_empty() {
+        return Err("no valid signing keys for delegation roles".to_owned());
+    }
+    Ok(roles)
+}
+
+/// The hashes and length `docker trust sign` re-signs for a tag already released: the
+/// first entry `targets` or `targets/releases` holds, in walk order.
+pub fn released_meta(repo: &VerifiedRepository, tag: &str) -> Option<TargetMeta> {
+    walk(repo, tag, None, &[])
+        .into_iter()
+        .filter(|v| is_released(&v.role))
+        .find_map(|v| v.doc.targets.get(tag))
+        .map(|m| TargetMeta {
+            length: m.length,
+            hashes: m
+                .hashes
+                .iter()
+                .map(|(k, v)| (k.clone(), v.0.clone()))
+                .collect(),
+            custom: m.custom.clone(),
+        })
+}
+
+/// The changes that make `signer` (a direct child of `targets`) sign with `keys`, and add
+/// the keys to `targets/releases` (both with all paths), as docker's `addStagedSigner`.
+pub fn add_signer_changes(signer: &RoleName, keys: &[PublicKey]) -> Vec<Change> {
+    let mut out = Vec::new();
+    for role in [signer.as_str(), RELEASES] {
+        out.push(Change::delegation(
+            ACTION_CREATE,
+            role,
+            Some(&DelegationData {
+                new_threshold: 1,
+                add_keys: keys.to_vec(),
+                ..DelegationData::default()
+            }),
+        ));
+        out.push(Change::delegation(
+            ACTION_CREATE,
+            role,
+            Some(&DelegationData {
+                add_paths: vec![String::new()],
+                ..DelegationData::default()
+            }),
+        ));
+    }
+    out
+}
+
+/// The changes that remove `signer`: its keys (canonical IDs) from `targets/releases`, and
+/// the role itself.
+pub fn remove_signer_changes(signer: &RoleName, key_ids: &[String]) -> Vec<Change> {
+    vec![
+        Change::delegation(
+            ACTION_UPDATE,
+            RELEASES,
+            Some(&DelegationData {
+                remove_keys: key_ids.to_vec(),
+                ..DelegationData::default()
+            }),
+        ),
+        Change::delegation(ACTION_DELETE, signer.as_str(), None),
+    ]
+}
+
+/// docker's `isLastSignerForReleases`: whether the signatures on `targets/releases` that
+/// are not by `key_ids` fall below its threshold. An unsigned (or unloaded) releases role
+/// is docker's error.
+pub fn is_last_signer(repo: &VerifiedRepository, key_ids: &[String]) -> Result<bool, String> {
+    let releases = RoleName::parse(RELEASES).unwrap_or_else(|_| RoleName::targets());
+    let sigs = repo
+        .chain
+        .role(&releases)
+        .map(|d| d.signatures.clone())
+        .unwrap_or_default();
+    if sigs.is_empty() {
+        return Err(
+            "all signed tags are currently revoked, use docker trust sign to fix".to_owned(),
+        );
+    }
+    let threshold = repo
+        .chain
+        .roles()
+        .find_map(|(_, doc)| {
+            doc.signed
+                .delegations
+                .roles
+                .iter()
+                .find(|d| d.name == RELEASES)
+                .map(|d| d.threshold)
+        })
+        .unwrap_or(0);
+    let others = sigs
+        .iter()
+        .filter(|s| !key_ids.iter().any(|k| k.as_str() == s.keyid.as_str()))
+        .count();
+    Ok(i64::try_from(others).unwrap_or(i64::MAX) < threshold)
+}
+
+/// `changes` as changelist entries for [`crate::publish::Publisher::publish_changes`]
+/// (applied in order; never written to the trust directory).
+pub fn entries(changes: Vec<Change>) -> Vec<Entry> {
+    changes
+        .into_iter()
+        .enumerate()
+        .map(|(i, change)| Entry {
+            file: format!("signet-trust-{i}"),
+            change,
+        })
+        .collect()
 }
 
 #[derive(Serialize)]

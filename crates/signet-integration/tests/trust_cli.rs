@@ -14,7 +14,8 @@ use std::path::Path;
 
 use crate::util::docker_world::{Out, World};
 use crate::util::registry::{
-    DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, Pusher, blocking, shared_registry,
+    AuthRegistry, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, Pusher, RegistryAuth, blocking,
+    shared_registry, write_docker_auth,
 };
 use crate::util::{self, Db, SignetServer};
 
@@ -519,4 +520,260 @@ fn verify_checks_tags_indexes_and_platform_manifests_against_the_registry() {
     let out = verify(format!("{gun}:oci"));
     assert_eq!(out.code, 1, "{}", out.stdout);
     assert!(out.stderr.contains("the registry serves"), "{}", out.stderr);
+}
+
+/// `signet trust sign` reads what the registry serves and signs it as docker would; the
+/// docker CLI then shows exactly that (and prints what `signet trust inspect` prints).
+#[test]
+fn docker_shows_what_signet_trust_sign_signed_from_the_registry() {
+    let url = util::go_notary_url();
+    let host = shared_registry();
+    let w = World::new(&url, &util::peer_certs().ca);
+    let repo = format!("ts-{}/app", util::random_hex(4));
+    let gun = format!("{host}/{repo}");
+    let (docker_m, oci_m, amd, arm, index, moved) = blocking(async {
+        let p = Pusher::new(host, None);
+        let docker_m = p.image(&repo, "docker", DOCKER_MANIFEST, "docker").await;
+        let oci_m = p.image(&repo, "oci", OCI_MANIFEST, "oci").await;
+        let amd = p.image(&repo, "amd64-only", OCI_MANIFEST, "amd").await;
+        let arm = p.image(&repo, "arm64-only", OCI_MANIFEST, "arm").await;
+        let index = p
+            .index(
+                &repo,
+                "multi",
+                OCI_INDEX,
+                &[(&amd, "linux/amd64"), (&arm, "linux/arm64")],
+            )
+            .await;
+        let moved = p.image(&repo, "next", OCI_MANIFEST, "moved").await;
+        (docker_m, oci_m, amd, arm, index, moved)
+    });
+    let keys = w.path("keys");
+    let keys_s = keys.to_string_lossy().into_owned();
+    for name in ["alice", "bob"] {
+        World::ok(
+            w.signet("pub", &["trust", "key", "generate", name, "--dir", &keys_s]),
+            "signet trust key generate",
+        );
+    }
+    let out = World::ok(
+        w.signet(
+            "pub",
+            &[
+                "trust",
+                "signer",
+                "add",
+                "--key",
+                &format!("{keys_s}/alice.pub"),
+                "alice",
+                &gun,
+            ],
+        ),
+        "signer add",
+    );
+    assert!(out.contains("Initializing signed repository"), "{out}");
+    for tag in ["docker", "oci", "multi"] {
+        let out = World::ok(
+            w.signet("pub", &["trust", "sign", &format!("{gun}:{tag}")]),
+            "sign",
+        );
+        assert!(
+            out.ends_with(&format!("Successfully signed {gun}:{tag}\n")),
+            "{out}"
+        );
+    }
+    let expect_rows = |rows: &[(&str, &str, &[&str])]| {
+        let d = World::ok(
+            w.docker(
+                &format!("docker-{}", util::random_hex(3)),
+                &["trust", "inspect", &gun],
+            ),
+            "docker trust inspect",
+        );
+        let s = World::ok(
+            w.signet(
+                &format!("signet-{}", util::random_hex(3)),
+                &["trust", "inspect", &gun],
+            ),
+            "signet trust inspect",
+        );
+        assert_eq!(s, d, "signet and docker inspect differ");
+        let v: serde_json::Value = serde_json::from_str(&d).unwrap();
+        let got: Vec<(String, String, Vec<String>)> = v[0]["SignedTags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["SignedTag"].as_str().unwrap().to_owned(),
+                    r["Digest"].as_str().unwrap().to_owned(),
+                    r["Signers"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|x| x.as_str().unwrap().to_owned())
+                        .collect(),
+                )
+            })
+            .collect();
+        let want: Vec<(String, String, Vec<String>)> = rows
+            .iter()
+            .map(|(t, d, s)| {
+                (
+                    (*t).to_owned(),
+                    d.trim_start_matches("sha256:").to_owned(),
+                    s.iter().map(|x| (*x).to_owned()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(got, want, "docker trust inspect:\n{d}");
+        d
+    };
+    expect_rows(&[
+        ("docker", &docker_m.digest, &["alice"]),
+        ("multi", &index.digest, &["alice"]),
+        ("oci", &oci_m.digest, &["alice"]),
+    ]);
+    // what docker shows also verifies, down to the platform manifests the index lists
+    for arg in [
+        format!("{gun}:multi"),
+        format!("{gun}@{}", arm.digest),
+        format!("{gun}@{}", amd.digest),
+    ] {
+        World::ok(w.signet("v", &["trust", "verify", &arg]), "verify");
+    }
+
+    // a second signer co-signs a released tag with the digest already signed
+    World::ok(
+        w.signet(
+            "pub",
+            &[
+                "trust",
+                "signer",
+                "add",
+                "--key",
+                &format!("{keys_s}/bob.pub"),
+                "bob",
+                &gun,
+            ],
+        ),
+        "signer add bob",
+    );
+    let out = World::ok(
+        w.signet("pub", &["trust", "sign", &format!("{gun}:docker")]),
+        "co-sign",
+    );
+    assert!(
+        out.contains(&format!(
+            "Existing signatures for tag docker digest {} from:\nalice\n",
+            docker_m.digest.trim_start_matches("sha256:")
+        )),
+        "{out}"
+    );
+    // the tag moves in the registry: plain `sign` keeps the signed digest, --local signs
+    // what the registry serves now
+    blocking(Pusher::new(host, None).manifest(&repo, "oci", OCI_MANIFEST, moved.bytes.clone()));
+    World::ok(
+        w.signet("pub", &["trust", "sign", &format!("{gun}:oci")]),
+        "sign again",
+    );
+    let verify = w.signet("v", &["trust", "verify", &format!("{gun}:oci")]);
+    assert_eq!(
+        verify.code, 1,
+        "the registry no longer serves the signed oci: {}",
+        verify.stdout
+    );
+    World::ok(
+        w.signet("pub", &["trust", "sign", "--local", &format!("{gun}:oci")]),
+        "sign --local",
+    );
+    // revoke one tag
+    World::ok(
+        w.signet("pub", &["trust", "revoke", "-y", &format!("{gun}:multi")]),
+        "revoke",
+    );
+    expect_rows(&[
+        ("docker", &docker_m.digest, &["alice", "bob"]),
+        ("oci", &moved.digest, &["alice", "bob"]),
+    ]);
+    World::ok(
+        w.signet("v", &["trust", "verify", &format!("{gun}:oci")]),
+        "verify after --local",
+    );
+    let gone = w.signet("v", &["trust", "verify", &format!("{gun}@{}", arm.digest)]);
+    assert_eq!(gone.code, 1, "the index was revoked: {}", gone.stdout);
+}
+
+/// The first `signet trust sign` of a repository creates it with a signer named after the
+/// registry user (docker's rule), with the credentials from config.json; without a user
+/// and without --signer it refuses before writing anything.
+#[test]
+fn first_sign_initializes_with_the_registry_user_as_signer() {
+    let url = util::go_notary_url();
+    let reg = AuthRegistry::start(RegistryAuth::Basic {
+        user: "dave".into(),
+        password: "dave-pw-123".into(),
+    });
+    let host = reg.host_port().to_owned();
+    let w = World::new(&url, &util::peer_certs().ca);
+    let repo = format!("tf-{}/app", util::random_hex(4));
+    let gun = format!("{host}/{repo}");
+    let pushed = blocking(
+        Pusher::new(&host, Some(reg.push_auth(&repo, "dave", "dave-pw-123"))).image(
+            &repo,
+            "v1",
+            OCI_MANIFEST,
+            "first",
+        ),
+    );
+    // no credentials: the registry refuses, nothing is initialized
+    let out = w.signet("anon", &["trust", "sign", &format!("{gun}:v1")]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stderr.contains(&format!("docker login {host}")),
+        "{}",
+        out.stderr
+    );
+    write_docker_auth(&w.config("pub"), &host, "dave", "dave-pw-123");
+    let out = World::ok(
+        w.signet("pub", &["trust", "sign", &format!("{gun}:v1")]),
+        "first sign",
+    );
+    assert!(
+        out.starts_with(&format!(
+            "Created signer: dave\nFinished initializing signed repository for {gun}:v1\n"
+        )),
+        "{out}"
+    );
+    let d = World::ok(
+        w.docker("reader", &["trust", "inspect", "--pretty", &gun]),
+        "inspect",
+    );
+    assert!(
+        d.contains(&format!(
+            "v1           {}   dave",
+            pushed.digest.trim_start_matches("sha256:")
+        )),
+        "{d}"
+    );
+    assert!(d.contains("SIGNER    KEYS\ndave "), "{d}");
+    // --signer names the first signer when there is no registry user
+    let repo2 = format!("tf-{}/other", util::random_hex(4));
+    let gun2 = format!("{host}/{repo2}");
+    blocking(
+        Pusher::new(&host, Some(reg.push_auth(&repo2, "dave", "dave-pw-123"))).image(
+            &repo2,
+            "v1",
+            DOCKER_MANIFEST,
+            "second",
+        ),
+    );
+    let out = World::ok(
+        w.signet(
+            "pub",
+            &["trust", "sign", "--signer", "ci-bot", &format!("{gun2}:v1")],
+        ),
+        "first sign with --signer",
+    );
+    assert!(out.starts_with("Created signer: ci-bot\n"), "{out}");
 }
