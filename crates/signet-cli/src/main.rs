@@ -8,6 +8,7 @@
 
 mod key;
 mod notary;
+mod trust;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -63,6 +64,29 @@ enum Command {
     Signer(SignerArgs),
     /// Operates on private keys (notary's `key` commands).
     Key(key::KeyArgs),
+    /// Docker content trust: docker's `docker trust` commands (no daemon needed), plus
+    /// resolve, root-key and verify.
+    ///
+    /// Works on docker's trust directory, $DOCKER_CONFIG/trust, so docker and signet share keys
+    /// and trust data.
+    ///
+    /// Environment, as the docker CLI reads it:
+    ///   DOCKER_CONFIG                        docker's configuration directory [default: ~/.docker];
+    ///                                        keys and trust data live in its trust/ directory,
+    ///                                        registry credentials in config.json
+    ///   DOCKER_CONTENT_TRUST_SERVER          the Notary server (https://) [default: https://<registry>,
+    ///                                        https://notary.docker.io for Docker Hub]
+    ///   DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE        passphrase of root keys
+    ///   DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE  passphrase of every other key
+    ///
+    /// The trust server's CA certificates are read from $DOCKER_CONFIG/tls/<host:port>/*.crt (and
+    /// a client certificate from <name>.cert + <name>.key there), in addition to the system's.
+    /// Unlike docker, the server's certificate is verified for loopback registries too.
+    ///
+    /// A repository's root key is trusted on first use (with a warning naming it) unless pinned
+    /// with --pin-root-key or SIGNET_ROOT_KEY (see `signet trust root-key`).
+    #[command(verbatim_doc_comment)]
+    Trust(trust::TrustArgs),
     #[command(flatten)]
     Notary(notary::NotaryCommand),
 }
@@ -156,7 +180,7 @@ fn main() -> ExitCode {
     let json_logs = match &cli.command {
         Command::Server(args) => matches!(args.log_format, LogFormat::Json),
         Command::Signer(args) => matches!(args.log_format, LogFormat::Json),
-        Command::Notary(_) | Command::Key(_) => false,
+        Command::Notary(_) | Command::Key(_) | Command::Trust(_) => false,
     };
     let result = match cli.command {
         Command::Notary(cmd) => {
@@ -168,6 +192,7 @@ fn main() -> ExitCode {
                 }
             };
         }
+        Command::Trust(args) => return trust::run(&cli.notary, args),
         Command::Server(args) => server(args),
         Command::Signer(args) => signer(args),
         Command::Key(args) => {

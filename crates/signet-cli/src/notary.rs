@@ -420,6 +420,44 @@ impl GlobalOpts {
         self.trust_dir.as_deref()
     }
 
+    /// The log level `-D`/`-v` ask for (default `warn`).
+    pub(crate) fn log_level(&self) -> &'static str {
+        if self.debug {
+            "debug"
+        } else if self.verbose {
+            "info"
+        } else {
+            "warn"
+        }
+    }
+
+    /// Root keys pinned with `--pin-root-key` / `SIGNET_ROOT_KEY`.
+    pub(crate) fn pinned_root_keys(&self) -> Vec<String> {
+        self.pin_root_key
+            .iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+
+    /// The first notary-only server or trust-directory flag given, if any (`signet trust`
+    /// takes docker's environment instead).
+    pub(crate) fn notary_server_flag(&self) -> Option<&'static str> {
+        [
+            (self.trust_dir.is_some(), "-d/--trustDir"),
+            (
+                self.config_file.is_some() || self.config_file_short.is_some(),
+                "-c/--configFile",
+            ),
+            (self.server.is_some(), "-s/--server"),
+            (self.tls_ca.is_some(), "--tlscacert"),
+            (self.tls_cert.is_some(), "--tlscert"),
+            (self.tls_key.is_some(), "--tlskey"),
+        ]
+        .into_iter()
+        .find_map(|(given, flag)| given.then_some(flag))
+    }
+
     /// `--configFile` (or `-c` before the subcommand), for the other client commands.
     pub(crate) fn config_file(&self) -> Option<&Path> {
         self.config_file
@@ -429,14 +467,10 @@ impl GlobalOpts {
 }
 
 pub(crate) fn run(global: &GlobalOpts, cmd: NotaryCommand) -> Result<()> {
-    let level = if global.debug {
-        "debug"
-    } else if global.verbose {
-        "info"
-    } else {
-        "warn"
-    };
-    signet_service::logging::init(signet_service::logging::LogFormat::Text, Some(level));
+    signet_service::logging::init(
+        signet_service::logging::LogFormat::Text,
+        Some(global.log_level()),
+    );
     if let NotaryCommand::Version = cmd {
         print!(
             "signet\n Version:    {}\n Git commit: {}\n",

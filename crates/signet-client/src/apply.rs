@@ -47,6 +47,9 @@ pub struct Draft {
     pub removed: BTreeSet<RoleName>,
     /// Things a user should hear about (e.g. a role left below its threshold).
     pub warnings: Vec<String>,
+    /// Delegations whose metadata no longer verifies (signatures below threshold,
+    /// expired), with their versions: `witness` brings them back.
+    pub invalid: BTreeMap<RoleName, (Targets, u64)>,
 }
 
 /// Whether the keys that sign a role are at hand: `(role, canonical IDs allowed)`.
@@ -70,7 +73,18 @@ impl Draft {
             dirty: BTreeSet::new(),
             removed: BTreeSet::new(),
             warnings: Vec::new(),
+            invalid: BTreeMap::new(),
         }
+    }
+
+    /// Adds the delegations that were skipped as invalid, for `witness`.
+    #[must_use]
+    pub fn with_invalid(mut self, invalid: &BTreeMap<RoleName, Signed<Targets>>) -> Self {
+        self.invalid = invalid
+            .iter()
+            .map(|(r, d)| (r.clone(), (d.signed.clone(), d.version())))
+            .collect();
+        self
     }
 
     /// Applies one change. `can_sign` answers for `delegation purge`, which skips the
@@ -401,14 +415,30 @@ impl Draft {
         }
     }
 
+    /// Marks `role` to be re-signed; a delegation skipped as invalid comes back if its
+    /// delegating role lists enough keys for its threshold (notary's `witness`).
     fn witness(&mut self, role: &RoleName) -> Result<(), String> {
         if self.targets.contains_key(role) {
             self.dirty.insert(role.clone());
             return Ok(());
         }
-        Err(format!(
-            "role {role} is not known (or not valid: re-admitting invalid delegations is not supported yet)"
-        ))
+        if self.invalid.contains_key(role) {
+            let def = self
+                .definition(role)
+                .ok_or_else(|| format!("role {role} is not known"))?;
+            if def.keyids.len() < usize::try_from(def.threshold).unwrap_or(usize::MAX) {
+                return Err(format!(
+                    "role {role} does not specify enough valid signing keys to meet its required threshold"
+                ));
+            }
+            if let Some((body, version)) = self.invalid.remove(role) {
+                self.versions.insert(role.clone(), version);
+                self.targets.insert(role.clone(), body);
+                self.dirty.insert(role.clone());
+            }
+            return Ok(());
+        }
+        Err(format!("role {role} is not known"))
     }
 
     /// Replaces a base role's keys in root (notary's `ReplaceBaseKeys`).
@@ -743,5 +773,28 @@ mod tests {
         assert!(d.dirty.contains(&RoleName::targets()));
         let err = apply(&mut d, &Change::witness("targets/unknown")).unwrap_err();
         assert!(err.contains("not known"), "{err}");
+
+        // An invalid delegation comes back with its version, if its keys can meet the
+        // threshold.
+        let create = DelegationData {
+            new_threshold: 2,
+            add_keys: vec![key(10)],
+            add_paths: vec![String::new()],
+            ..DelegationData::default()
+        };
+        apply(&mut d, &delegation(ACTION_CREATE, "targets/r", &create)).expect("create");
+        d.invalid
+            .insert(role("targets/r"), (empty_targets(now()), 7));
+        let err = apply(&mut d, &Change::witness("targets/r")).unwrap_err();
+        assert!(err.contains("enough valid signing keys"), "{err}");
+        let more = DelegationData {
+            add_keys: vec![key(11)],
+            ..DelegationData::default()
+        };
+        apply(&mut d, &delegation(ACTION_UPDATE, "targets/r", &more)).expect("add key");
+        apply(&mut d, &Change::witness("targets/r")).expect("witness");
+        assert!(d.dirty.contains(&role("targets/r")));
+        assert_eq!(d.versions.get(&role("targets/r")), Some(&7));
+        assert!(d.invalid.is_empty());
     }
 }

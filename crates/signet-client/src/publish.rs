@@ -236,6 +236,23 @@ impl Publisher {
                 facts
                     .validate(Some(now))
                     .map_err(|e| publish_err(gun, format!("root certificate: {e}")))?;
+                if facts.is_ca {
+                    return Err(publish_err(
+                        gun,
+                        "the root certificate is a CA certificate: a root key needs a leaf certificate",
+                    ));
+                }
+                let cn = facts.common_name.as_deref().unwrap_or("");
+                let cn_fits = cn == gun
+                    || cn
+                        .strip_suffix('*')
+                        .is_some_and(|prefix| gun.starts_with(prefix));
+                if !cn_fits {
+                    return Err(publish_err(
+                        gun,
+                        format!("the root certificate's common name {cn:?} is not the GUN"),
+                    ));
+                }
                 if facts.spki_der != root_signer.public().public_bytes() {
                     return Err(publish_err(
                         gun,
@@ -495,29 +512,30 @@ impl Publisher {
         let now = self.client.clock.now();
 
         // The base state: the verified remote repository, or the cached root (initial).
-        let (root, roles, snapshot_version, initial) = match self.client.verify_gun(gun).await {
-            Ok(repo) => {
-                let roles: BTreeMap<RoleName, Signed<Targets>> = repo
-                    .chain
-                    .roles()
-                    .map(|(r, d)| (r.clone(), d.clone()))
-                    .collect();
-                let sv = repo.chain.trusted_snapshot().snapshot().version();
-                (repo.chain.root().clone(), roles, sv, false)
-            }
-            Err(ClientError::RepositoryNotFound { .. }) => {
-                let root = match self.trust.load(gun, &RoleName::root())? {
-                    Some(bytes) => Signed::<Root>::from_bytes(&bytes)
-                        .map_err(|e| publish_err(gun, format!("cached root: {e}")))?,
-                    None => self.init(gun, false).await?,
-                };
-                (root, BTreeMap::new(), 0, true)
-            }
-            Err(e) => return Err(e),
-        };
+        let (root, roles, invalid, snapshot_version, initial) =
+            match self.client.verify_gun(gun).await {
+                Ok(repo) => {
+                    let roles: BTreeMap<RoleName, Signed<Targets>> = repo
+                        .chain
+                        .roles()
+                        .map(|(r, d)| (r.clone(), d.clone()))
+                        .collect();
+                    let sv = repo.chain.trusted_snapshot().snapshot().version();
+                    (repo.chain.root().clone(), roles, repo.invalid, sv, false)
+                }
+                Err(ClientError::RepositoryNotFound { .. }) => {
+                    let root = match self.trust.load(gun, &RoleName::root())? {
+                        Some(bytes) => Signed::<Root>::from_bytes(&bytes)
+                            .map_err(|e| publish_err(gun, format!("cached root: {e}")))?,
+                        None => self.init(gun, false).await?,
+                    };
+                    (root, BTreeMap::new(), BTreeMap::new(), 0, true)
+                }
+                Err(e) => return Err(e),
+            };
 
         // Apply the changelist to a draft of the metadata.
-        let mut draft = Draft::new(&root.signed, &roles);
+        let mut draft = Draft::new(&root.signed, &roles).with_invalid(&invalid);
         if initial {
             draft
                 .targets

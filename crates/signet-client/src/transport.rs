@@ -22,6 +22,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::error::ClientError;
+use crate::registry::is_loopback_host;
 
 /// How to reach a Notary v1 server.
 #[derive(Clone, Debug)]
@@ -156,11 +157,9 @@ impl Transport {
             reason,
         };
         let base = config.server.trim_end_matches('/').to_owned();
-        let loopback_http = base.strip_prefix("http://").is_some_and(|rest| {
-            ["127.0.0.1:", "[::1]:", "localhost:"]
-                .iter()
-                .any(|p| rest.starts_with(p))
-        });
+        let loopback_http = base
+            .strip_prefix("http://")
+            .is_some_and(|rest| is_loopback_host(rest.split('/').next().unwrap_or_default()));
         if !base.starts_with("https://") && !loopback_http {
             return Err(err(
                 None,
@@ -231,6 +230,11 @@ impl Transport {
     /// The server's base URL.
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// The configured HTTP client (for the registry API, which shares this set-up).
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     /// The URL of a metadata file: `<server>/v2/<gun>/_trust/tuf/<file>`.
@@ -319,17 +323,9 @@ impl Transport {
     /// cannot be had (the caller then reports the 401).
     async fn fetch_token(&self, challenge: &Challenge, scope: &str) -> Option<String> {
         let realm = challenge.params.get("realm")?;
-        let loopback_http = realm.strip_prefix("http://").is_some_and(|rest| {
-            [
-                "127.0.0.1:",
-                "[::1]:",
-                "localhost:",
-                "127.0.0.1/",
-                "localhost/",
-            ]
-            .iter()
-            .any(|p| rest.starts_with(p))
-        });
+        let loopback_http = realm
+            .strip_prefix("http://")
+            .is_some_and(|rest| is_loopback_host(rest.split('/').next().unwrap_or_default()));
         if !realm.starts_with("https://") && !loopback_http {
             tracing::warn!(%realm, "refusing a token realm that is not https");
             return None;
@@ -372,13 +368,16 @@ const TOKEN_LIMIT: usize = 1 << 20;
 
 /// A parsed `WWW-Authenticate` challenge: the scheme (lower case) and its parameters.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Challenge {
-    pub(crate) scheme: String,
-    pub(crate) params: HashMap<String, String>,
+pub struct Challenge {
+    /// The scheme, lower case (`bearer`, `basic`).
+    pub scheme: String,
+    /// The parameters by lower-case name (`realm`, `service`, `scope`), values unquoted.
+    pub params: HashMap<String, String>,
 }
 
-/// Parses `Scheme k="v", k2=v2` (quoted values may contain `\"` and commas).
-pub(crate) fn parse_challenge(header: &str) -> Option<Challenge> {
+/// Parses `Scheme k="v", k2=v2` (quoted values may contain `\"` and commas); `None` if the
+/// header is malformed.
+pub fn parse_challenge(header: &str) -> Option<Challenge> {
     let header = header.trim();
     let (scheme, mut rest) = header
         .split_once(char::is_whitespace)

@@ -243,3 +243,88 @@ fn k_of_n(test: &str, url: &str, ca: &Path) {
     let ours = fresh.ok(&["list", gun]);
     assert!(ours.contains("v1") && ours.contains("v2"), "{ours}");
 }
+
+/// `witness` re-admits a delegation whose signatures no longer meet its keys: the delegate's
+/// key was replaced, the old metadata stops verifying (its targets disappear), and the new
+/// key holder's `witness` re-signs it as it is.
+#[test]
+fn witness_brings_back_an_invalid_delegation() {
+    util::go_notary_url();
+    let server = SignetServer::start(Db::Sqlite);
+    let root = util::artifact_dir("witness_brings_back_an_invalid_delegation");
+    let _ = std::fs::remove_dir_all(&root);
+    let (url, ca) = (server.url(), server.ca());
+    let (owner, first, second, fresh) = (
+        Machine::new(&root, "owner", url, ca),
+        Machine::new(&root, "first", url, ca),
+        Machine::new(&root, "second", url, ca),
+        Machine::new(&root, "fresh", url, ca),
+    );
+    let gun = format!("example.com/witness-{}", util::random_hex(4));
+    let gun = gun.as_str();
+    let file = root.join("payload.txt");
+    std::fs::write(&file, b"signed by the first delegate\n").expect("payload");
+    let file = file.to_str().expect("utf-8");
+
+    owner.ok(&["init", gun, "-p"]);
+    owner.ok(&["key", "rotate", gun, "snapshot", "-r"]);
+    let first_pub = holder_key(&first, "targets/releases", gun, "first");
+    let second_pub = holder_key(&second, "targets/releases", gun, "second");
+    owner.ok(&[
+        "delegation",
+        "add",
+        gun,
+        "targets/releases",
+        first_pub.to_str().expect("utf-8"),
+        "--all-paths",
+        "-p",
+    ]);
+    first.ok(&["add", gun, "v1", file, "-r", "targets/releases", "-p"]);
+    assert!(fresh.ok(&["list", gun]).contains("targets/releases"));
+
+    // The first delegate's key is replaced by the second's.
+    let first_id = fresh
+        .ok(&["delegation", "list", gun])
+        .lines()
+        .find(|l| l.starts_with("targets/releases"))
+        .and_then(|l| l.split_whitespace().rev().nth(1).map(str::to_owned))
+        .expect("key ID in delegation list");
+    owner.ok(&[
+        "delegation",
+        "add",
+        gun,
+        "targets/releases",
+        second_pub.to_str().expect("utf-8"),
+    ]);
+    owner.ok(&[
+        "delegation",
+        "remove",
+        gun,
+        "targets/releases",
+        &first_id,
+        "-p",
+    ]);
+    let (code, out) = fresh.signet(&["list", gun]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        !out.contains("v1"),
+        "v1 is still listed from an invalid delegation:\n{out}"
+    );
+    assert!(
+        out.contains("skipping delegation targets/releases"),
+        "{out}"
+    );
+
+    // The second delegate witnesses the role: it is signed again, as it was.
+    let out = second.ok(&["witness", gun, "targets/releases", "-p"]);
+    assert!(out.contains("marked for witnessing"), "{out}");
+    let out = fresh.ok(&["list", gun]);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("v1 ") && l.trim_end().ends_with("targets/releases")),
+        "{out}"
+    );
+    let (code, out) = fresh.go(&["list", gun]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("v1"), "the Go client does not see v1:\n{out}");
+}

@@ -114,6 +114,14 @@ fn notary_cli_transcript_is_deterministic_on_go_server() {
     }
 }
 
+/// Who runs the steps of the compared run.
+#[derive(Clone, Copy)]
+enum Turns {
+    SignetOnly,
+    SignetFirst,
+    GoFirst,
+}
+
 /// Steps where `signet` deliberately answers differently from the Go client, with what it
 /// prints instead. Both list a repository the server no longer has (deleted with
 /// `delete --remote` from another machine): the Go client falls back to its cache and lists
@@ -128,6 +136,19 @@ const CLIENT_DIFFERENCES: &[(&str, &str)] = &[
         "exit=1\n\n* fatal: SERVER does not have trust data for PREFIX/interop/orphan\n",
     ),
 ];
+
+/// Steps where the Go client, taking turns with `signet`, prints something else than in a
+/// Go-only run because `signet` ran the step before. The Go client does not cache what it
+/// publishes; `signet` does. So when `signet` published o1 and the server then lost the
+/// repository, the Go client's fallback to its cache lists o1, where in a Go-only run its
+/// cache (from `init`) has no targets.
+const GO_AFTER_SIGNET_DIFFERENCES: &[(&str, &str)] = &[(
+    "orphan.list-cached",
+    "exit=0\n\
+     NAME    DIGEST                                                              SIZE (BYTES)    ROLE\n\
+     ----    ------                                                              ------------    ----\n\
+     o1      258ce3fbb5f9db2ec90fd871c4fa9568db101da4023e2c0e0bcfe03a1ddf2537    18              targets\n",
+)];
 
 /// A transcript's blocks by step name, in order.
 fn steps(transcript: &str) -> Vec<(String, String)> {
@@ -146,14 +167,24 @@ fn steps(transcript: &str) -> Vec<(String, String)> {
 /// root key rotation, delete --remote, failures) driven with `signet` as the client prints,
 /// on stdout, what the Go `notary` client prints, step by step, against the same server;
 /// except the documented differences.
-fn assert_client_matches_go(test: &str, url: &str, ca: &Path) {
+///
+/// With `alternate`, the Go client and `signet` take turns step by step on the same trust
+/// directories: each picks up the metadata cache, keys (root, targets, snapshot, the
+/// delegate's) and staged changes the other left.
+fn assert_client_matches_go(test: &str, url: &str, ca: &Path, turns: Turns) {
     let dir = fresh_artifact_dir(test);
     let signet = util::signet_binary();
+    let go_client: &Path = Path::new("notary");
+    let ours_clients: Vec<&Path> = match turns {
+        Turns::SignetOnly => vec![signet.as_path()],
+        Turns::SignetFirst => vec![signet.as_path(), go_client],
+        Turns::GoFirst => vec![go_client, signet.as_path()],
+    };
     let (go, ours) = util::in_parallel(
         || {
             util::run_notary_cli_with(
                 Some(CliClient {
-                    binary: Path::new("notary"),
+                    binaries: &[go_client],
                 }),
                 url,
                 ca,
@@ -163,7 +194,9 @@ fn assert_client_matches_go(test: &str, url: &str, ca: &Path) {
         },
         || {
             util::run_notary_cli_with(
-                Some(CliClient { binary: &signet }),
+                Some(CliClient {
+                    binaries: &ours_clients,
+                }),
                 url,
                 ca,
                 &dir.join("signet"),
@@ -173,6 +206,8 @@ fn assert_client_matches_go(test: &str, url: &str, ca: &Path) {
     );
     check_go_reference(&go, &dir);
     let differences: BTreeMap<&str, &str> = CLIENT_DIFFERENCES.iter().copied().collect();
+    let go_after_signet: BTreeMap<&str, &str> =
+        GO_AFTER_SIGNET_DIFFERENCES.iter().copied().collect();
     let (go_steps, our_steps) = (steps(&go), steps(&ours));
     let names = |s: &[(String, String)]| s.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
     assert_eq!(
@@ -181,9 +216,16 @@ fn assert_client_matches_go(test: &str, url: &str, ca: &Path) {
         "the runs did different steps"
     );
     let mut go_expected = String::new();
-    for (name, block) in &go_steps {
+    for (i, (name, block)) in go_steps.iter().enumerate() {
         go_expected.push_str(&format!("== {name}\n"));
-        match differences.get(name.as_str()) {
+        let by_signet = ours_clients[i % ours_clients.len()] == signet.as_path();
+        let go_in_turns = !by_signet && ours_clients.len() > 1;
+        let different = if by_signet {
+            differences.get(name.as_str())
+        } else {
+            go_after_signet.get(name.as_str()).filter(|_| go_in_turns)
+        };
+        match different {
             Some(ours) => go_expected.push_str(ours),
             None => go_expected.push_str(block),
         }
@@ -206,6 +248,7 @@ fn signet_client_matches_go_client_against_go_server() {
         "signet_client_matches_go_client_against_go_server",
         &url,
         &util::peer_certs().ca,
+        Turns::SignetOnly,
     );
 }
 
@@ -217,5 +260,33 @@ fn signet_client_matches_go_client_against_signet_server() {
         "signet_client_matches_go_client_against_signet_server",
         server.url(),
         server.ca(),
+        Turns::SignetOnly,
+    );
+}
+
+/// The two clients taking turns on one set of trust directories (every other step, both
+/// orders, so each client runs every step once), each continuing what the other started,
+/// print what the Go client alone prints.
+#[test]
+fn go_and_signet_clients_take_turns_on_shared_trust_dirs() {
+    let url = util::go_notary_url();
+    let ca = util::peer_certs().ca;
+    util::in_parallel(
+        || {
+            assert_client_matches_go(
+                "go_and_signet_clients_take_turns_signet_first",
+                &url,
+                &ca,
+                Turns::SignetFirst,
+            );
+        },
+        || {
+            assert_client_matches_go(
+                "go_and_signet_clients_take_turns_go_first",
+                &url,
+                &ca,
+                Turns::GoFirst,
+            );
+        },
     );
 }

@@ -1,11 +1,15 @@
 mod cli;
 mod docker_trust;
+mod hostile_proxy;
 mod hostile_uploads;
+mod init_root;
 mod keys;
 mod kofn;
 mod notary_cli;
 mod notary_compat;
+mod registry;
 mod remote_signer;
 mod replicas;
 mod signer;
+mod trust_cli;
 mod util;

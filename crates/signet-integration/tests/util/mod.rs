@@ -14,6 +14,9 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
+pub(crate) mod docker_world;
+pub(crate) mod registry;
+
 /// How long `signet server` may take to print its listening line.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// The line prefix `signet server` prints on stdout once it serves requests.
@@ -456,10 +459,12 @@ pub(crate) fn run_notary_cli(server: &str, ca: &Path, workdir: &Path, prefix: &s
     run_notary_cli_with(None, server, ca, workdir, prefix)
 }
 
-/// The client for [`run_notary_cli_with`]: which binary, stdout only.
+/// The client for [`run_notary_cli_with`]: which binaries (taking turns step by step),
+/// stdout only.
 pub(crate) struct CliClient<'a> {
-    /// The binary driven as `notary` (the Go `notary` or `signet`).
-    pub(crate) binary: &'a Path,
+    /// The binaries driven as `notary` (the Go `notary`, `signet`), step i by binary
+    /// i mod n.
+    pub(crate) binaries: &'a [&'a Path],
 }
 
 /// `tests/interop/notary-cli.sh` with `client` in place of the Go `notary` (stdout only
@@ -475,7 +480,16 @@ pub(crate) fn run_notary_cli_with(
     assert!(script.is_file(), "{} is missing", script.display());
     let mut cmd = Command::new("bash");
     if let Some(c) = client {
-        cmd.env("NOTARY_CLI_CLIENT", c.binary)
+        let names: Vec<String> = c
+            .binaries
+            .iter()
+            .map(|b| {
+                let s = b.to_string_lossy().into_owned();
+                assert!(!s.contains(' '), "client path {s:?} has a space");
+                s
+            })
+            .collect();
+        cmd.env("NOTARY_CLI_CLIENT", names.join(" "))
             .env("NOTARY_CLI_STDOUT_ONLY", "1");
     }
     let out = cmd
