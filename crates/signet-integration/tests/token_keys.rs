@@ -105,11 +105,7 @@ fn root_and_targets_keys_on_a_softhsm_token_publish_for_the_go_client() {
         .iter()
         .map(|id| root.signed.keys[id].canonical_id().as_str().to_owned())
         .collect();
-    assert_eq!(
-        canonical,
-        [root_id],
-        "root keys of the published root"
-    );
+    assert_eq!(canonical, [root_id], "root keys of the published root");
     let private = trust.join("private");
     let files: Vec<_> = std::fs::read_dir(&private)
         .map(|d| d.flatten().map(|e| e.path()).collect())
