@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use signet_client::keys::{ExportFilter, KeyStore, PassphraseEnv, Retriever, commands};
+use signet_client::keys::{ExportFilter, KeyStore, PassphraseEnv, Retriever, commands, pkcs11};
 
 /// Operates on the private keys of a notary or docker trust directory.
 #[derive(Args, Debug)]
@@ -29,8 +29,21 @@ enum KeyCommand {
         #[arg(short = 'r', long, default_value = "root")]
         role: String,
         /// File name prefix to write the key pair to.
-        #[arg(short = 'o', long = "output", value_name = "PREFIX")]
+        #[arg(
+            short = 'o',
+            long = "output",
+            value_name = "PREFIX",
+            conflicts_with = "pkcs11"
+        )]
         output: Option<PathBuf>,
+        /// Generate the key on the PKCS#11 token SIGNET_PKCS11_MODULE, SIGNET_PKCS11_TOKEN
+        /// and SIGNET_PKCS11_PIN name (ECDSA P-256; it never leaves the token) (Signet
+        /// extension).
+        #[arg(long)]
+        pkcs11: bool,
+        /// With --pkcs11: the repository a targets or snapshot key is for.
+        #[arg(short = 'g', long, requires = "pkcs11", default_value = "")]
+        gun: String,
     },
     /// Imports keys from PEM files (also the encrypted files `key generate -o` and
     /// `key export` write).
@@ -154,7 +167,17 @@ pub(crate) fn run(
         KeyCommand::Generate {
             algorithm,
             role,
+            pkcs11: true,
+            gun,
+            ..
+        } => {
+            generate_on_token(&algorithm, &role, &gun, &mut out)?;
+        }
+        KeyCommand::Generate {
+            algorithm,
+            role,
             output,
+            ..
         } => {
             commands::generate(
                 &store,
@@ -196,4 +219,55 @@ pub(crate) fn run(
     }
     out.flush().context("writing output")?;
     Ok(())
+}
+
+/// `key generate --pkcs11`: an ECDSA P-256 key for `role` on the token.
+fn generate_on_token(
+    algorithm: &str,
+    role: &str,
+    gun: &str,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<()> {
+    if !algorithm.eq_ignore_ascii_case("ecdsa") {
+        anyhow::bail!("keys on a PKCS#11 token are ECDSA (P-256), not {algorithm}");
+    }
+    let role = signet_core::RoleName::parse(role)
+        .map_err(|e| anyhow::anyhow!("invalid role {role:?}: {e}"))?;
+    let token = token_settings()?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "--pkcs11 needs the token: set {}, {} and {}",
+            pkcs11::MODULE_ENV,
+            pkcs11::TOKEN_ENV,
+            pkcs11::PIN_ENV
+        )
+    })?;
+    let opened = token.open()?;
+    let public = pkcs11::generate(&opened, gun, &role)?;
+    writeln!(
+        out,
+        "Generated new ecdsa {} key with keyID: {} on PKCS#11 token {}",
+        role.as_str(),
+        public.id(),
+        opened.label()
+    )
+    .context("writing output")?;
+    Ok(())
+}
+
+/// The token `SIGNET_PKCS11_*` names, if any.
+fn token_settings() -> anyhow::Result<Option<pkcs11::TokenSettings>> {
+    Ok(pkcs11::TokenSettings::from_env(|k| std::env::var(k).ok())?)
+}
+
+/// `files`, with the token `SIGNET_PKCS11_*` names in front of it if there is one.
+pub(crate) fn with_token(
+    files: std::sync::Arc<dyn signet_client::publish::KeySource>,
+) -> anyhow::Result<std::sync::Arc<dyn signet_client::publish::KeySource>> {
+    match token_settings()? {
+        None => Ok(files),
+        Some(settings) => Ok(std::sync::Arc::new(pkcs11::TokenKeySource::new(
+            settings.open()?,
+            files,
+        ))),
+    }
 }

@@ -61,7 +61,10 @@ enum Command {
     /// storage.db_url and storage.default_alias.
     ///
     /// Keys are sealed at rest under the passphrase of their alias, read from
-    /// NOTARY_SIGNER_<ALIAS> (or SIGNET_SIGNER_<ALIAS>), alias upper-cased.
+    /// NOTARY_SIGNER_<ALIAS> (or SIGNET_SIGNER_<ALIAS>), alias upper-cased. With a
+    /// "pkcs11" section (module, token_label, pin_file; or the PIN in
+    /// SIGNET_SIGNER_PKCS11_PIN) new keys are generated on that PKCS#11 token instead and
+    /// never leave it.
     #[command(verbatim_doc_comment)]
     Signer(SignerArgs),
     /// Operates on private keys (notary's `key` commands).

@@ -984,18 +984,20 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
 }
 
 /// The private-key store of the trust directory (`<trust dir>/private`), with notary's
-/// passphrase retriever (`NOTARY_<ROLE>_PASSPHRASE`, else a prompt on a terminal).
-fn key_source(settings: &Settings) -> Arc<dyn KeySource> {
-    Arc::new(StoreKeySource::new(
+/// passphrase retriever (`NOTARY_<ROLE>_PASSPHRASE`, else a prompt on a terminal); in front
+/// of it the PKCS#11 token `SIGNET_PKCS11_*` names, if any (new keys go there).
+fn key_source(settings: &Settings) -> Result<Arc<dyn KeySource>> {
+    let files: Arc<dyn KeySource> = Arc::new(StoreKeySource::new(
         KeyStore::new(&settings.trust_dir),
         Retriever::from_process(PassphraseEnv::notary()),
-    ))
+    ));
+    crate::key::with_token(files).map_err(|e| Fatal(format!("{e:#}")))
 }
 
 fn publisher(settings: &Settings, gun: &str) -> Result<Publisher> {
     Ok(Publisher::new(
         client(settings, gun)?,
-        key_source(settings),
+        key_source(settings)?,
         &settings.trust_dir,
     ))
 }

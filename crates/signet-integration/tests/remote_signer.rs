@@ -25,9 +25,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use signet_test_support::pki::{PemPair, TestCa};
+use signet_test_support::softhsm::{self, SoftHsm, USER_PIN};
 
 use crate::notary_cli::{check_go_reference, fresh_artifact_dir, scenario};
-use crate::signer::{ALIAS, Proc, free_port, start_signer};
+use crate::signer::{ALIAS, Proc, free_port, start_signer, start_signer_with_env};
 use crate::util::{self, Db, SignetServer};
 
 const PASS: [(&str, &str); 3] = [
@@ -203,6 +204,74 @@ fn signet_server_with_signet_signer_matches_go_notary_server() {
     )
     .expect("health");
     assert_eq!((status, body.as_str()), (200, "{}"), "health");
+}
+
+/// The same with the signer's keys generated on a SoftHSM2 token.
+#[test]
+fn signet_server_with_signet_signer_on_softhsm_matches_go_notary_server() {
+    util::go_notary_url();
+    let dir =
+        fresh_artifact_dir("signet_server_with_signet_signer_on_softhsm_matches_go_notary_server");
+    let setup = dir.join("setup");
+    fs::create_dir_all(&setup).expect("setup dir");
+    let pki = Pki::new(&setup);
+    let hsm = SoftHsm::create("signet-signer");
+    let signer_dir = setup.join("signer");
+    fs::create_dir_all(&signer_dir).expect("signer dir");
+    let config = signer_dir.join("signer.json");
+    let mut json = signer_config(
+        &pki,
+        0,
+        serde_json::json!({ "backend": "sqlite3", "db_url": signer_dir.join("signer.db") }),
+    );
+    json["pkcs11"] = serde_json::json!({
+        "module": softhsm::module(),
+        "token_label": hsm.label(),
+    });
+    fs::write(&config, json.to_string()).expect("signer config");
+    let (signer, port) = start_signer_with_env(
+        &signer_dir,
+        &config,
+        &[
+            ("SOFTHSM2_CONF", hsm.conf().as_os_str()),
+            ("SIGNET_SIGNER_PKCS11_PIN", USER_PIN.as_ref()),
+        ],
+    );
+    let server = start_remote_server(
+        &setup,
+        &pki,
+        port,
+        Some(&pki.server_client),
+        serde_json::json!({}),
+    );
+    assert_scenario_matches_go(&dir, "signet-signer-softhsm", &server, &signer);
+
+    // The keys were made on the token: it holds their objects.
+    let log = fs::read_to_string(&signer.log).expect("signer log");
+    assert!(
+        log.contains("generated on the PKCS#11 token"),
+        "{}",
+        signer.log_tail()
+    );
+    let objects = count_files(hsm.dir(), "object");
+    assert!(
+        objects >= 4,
+        "the token holds {objects} objects after the scenario; its keys are not there"
+    );
+}
+
+/// Files under `dir` (recursively) whose extension is `ext`.
+fn count_files(dir: &Path, ext: &str) -> usize {
+    let mut n = 0;
+    for entry in fs::read_dir(dir).expect("read dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            n += count_files(&path, ext);
+        } else if path.extension().is_some_and(|e| e == ext) {
+            n += 1;
+        }
+    }
+    n
 }
 
 #[test]

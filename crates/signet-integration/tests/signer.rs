@@ -49,6 +49,15 @@ impl Drop for Proc {
 
 /// Starts `signet signer -c config` and returns it with its port.
 pub(crate) fn start_signer(dir: &Path, config: &Path) -> (Proc, u16) {
+    start_signer_with_env(dir, config, &[])
+}
+
+/// [`start_signer`] with more environment variables (a token's `SOFTHSM2_CONF`, a PIN).
+pub(crate) fn start_signer_with_env(
+    dir: &Path,
+    config: &Path,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> (Proc, u16) {
     let log = dir.join("signet-signer.log");
     let mut child = Command::new(util::signet_binary())
         .args(["signer", "-c"])
@@ -57,6 +66,7 @@ pub(crate) fn start_signer(dir: &Path, config: &Path) -> (Proc, u16) {
             format!("NOTARY_SIGNER_{}", ALIAS.to_uppercase()),
             "signer-alias-passphrase",
         )
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(fs::File::create(&log).expect("signer log"))

@@ -11,5 +11,6 @@ mod registry;
 mod remote_signer;
 mod replicas;
 mod signer;
+mod token_keys;
 mod trust_cli;
 mod util;
