@@ -12,11 +12,19 @@
 #      for signet, notary-server and (separately) notary-signer.
 #   C. Publishes/s to distinct GUNs with bench/loadgen (signet-bench-loadgen): uploads are built
 #      before the clock starts; the timed part is only the POSTs.
+#   D. pair "backends": signet on SQLite vs signet on PostgreSQL, the same reads as A (no Go
+#      server), the two servers running side by side and measured alternately (BACKEND_ROUNDS
+#      rounds, order swapped every round; means reported). The PostgreSQL server is one of
+#      PG_REPLICAS replicas of one database (the others idle), as in a replicated deployment;
+#      its /metrics afterwards tell how many reads needed a changefeed query. Then C's
+#      publishes through each (BACKEND_PUBLISHES=0 skips them).
 # Raw output goes to bench/results/<UTC timestamp>/; a markdown summary is printed at the end and
 # saved as summary.md there.
 #
 # Knobs (env): WRK_DURATION (15s), WRK_THREADS (2), CONNS ("2 64"), NTARGETS (20), N_GUNS (2000),
-#   PUB_CONCURRENCY (16), PUB_MAX_SECONDS (120, cap per publish run), PAIRS ("memory postgres"),
+#   PUB_CONCURRENCY (16), PUB_MAX_SECONDS (120, cap per publish run), PAIRS ("memory postgres
+#   backends"; PAIRS=backends alone takes ~3-6 minutes), BACKEND_ROUNDS (2), PG_REPLICAS (2),
+#   BACKEND_PUBLISHES (1: also publishes/s through both, as in C),
 #   PERF=1 (after the timed runs, `perf record` signet under the c64 timestamp load; off by default),
 #   SIGNET_PG_URL (postgres://postgres@127.0.0.1:5432, the machine's PostgreSQL, trust auth),
 #   BENCH_PEERS_ROOT (/tmp/signet-bench-peers), BENCH_NOTARY_PORT (14443), BENCH_SIGNER_PORT
@@ -39,7 +47,10 @@ NTARGETS=${NTARGETS:-20}
 N_GUNS=${N_GUNS:-2000}
 PUB_CONCURRENCY=${PUB_CONCURRENCY:-16}
 PUB_MAX_SECONDS=${PUB_MAX_SECONDS:-120}
-PAIRS=${PAIRS:-"memory postgres"}
+PAIRS=${PAIRS:-"memory postgres backends"}
+BACKEND_ROUNDS=${BACKEND_ROUNDS:-2}
+BACKEND_PUBLISHES=${BACKEND_PUBLISHES:-1}
+PG_REPLICAS=${PG_REPLICAS:-2}
 PERF=${PERF:-0}
 SIGNET_PG_URL=${SIGNET_PG_URL:-postgres://postgres@127.0.0.1:5432}
 
@@ -136,6 +147,7 @@ rm -rf "$PEERS_ROOT/pgdata"
   echo "postgres: $(psql -X -tA "$SIGNET_PG_URL/postgres" -c 'show server_version' 2>/dev/null || echo '?')"
   echo "WRK_DURATION=$WRK_DURATION WRK_THREADS=$WRK_THREADS CONNS=$CONNS NTARGETS=$NTARGETS"
   echo "N_GUNS=$N_GUNS PUB_CONCURRENCY=$PUB_CONCURRENCY PUB_MAX_SECONDS=$PUB_MAX_SECONDS"
+  echo "PAIRS=$PAIRS BACKEND_ROUNDS=$BACKEND_ROUNDS PG_REPLICAS=$PG_REPLICAS"
   echo "signet binary: $(stat -c '%y' "$REPO_ROOT/target/release/signet")"
   echo "loadavg at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$OUT/env.txt"
@@ -243,9 +255,49 @@ for i in $(seq -w 1 "$NTARGETS"); do
 done
 : >"$OUT/wrk.tsv"; : >"$OUT/publish.tsv"; : >"$OUT/rss.tsv"; : >"$OUT/sizes.tsv"
 
+# ------------------------------------------------------------------ D: signet SQLite vs PostgreSQL
+# backends_run: both signet servers side by side, measured alternately (see D in the header).
+backends_run() {
+  local dbname="signet_bench_b_${STAMP,,}" sq_url sq_pid pg_url pg_pid i r file c order s
+  psql -X -q "$SIGNET_PG_URL/postgres" -c "CREATE DATABASE \"$dbname\"" || die "cannot create $dbname"
+  SIGNET_DBS+=("$dbname")
+  start_signet signet-sqlite-b "sqlite://$OUT/backends.sqlite"
+  sq_url=$SIGNET_URL sq_pid=$SIGNET_PID
+  start_signet signet-postgres-b "$SIGNET_PG_URL/$dbname"
+  pg_url=$SIGNET_URL pg_pid=$SIGNET_PID
+  for i in $(seq 2 "$PG_REPLICAS"); do
+    start_signet "signet-postgres-b-replica$i" "$SIGNET_PG_URL/$dbname"
+  done
+  log "signet SQLite at $sq_url (pid $sq_pid); signet PostgreSQL at $pg_url (pid $pg_pid, 1 of $PG_REPLICAS replicas)"
+  seed "$sq_url" "$OUT/trust-backends-sqlite"
+  seed "$pg_url" "$OUT/trust-backends-postgres"
+  for s in "signet-sqlite=$sq_url" "signet-postgres=$pg_url"; do
+    wrk -t"$WRK_THREADS" -c64 -d3s "${s#*=}/v2/$GUN/_trust/tuf/timestamp.json" >/dev/null 2>&1 || true  # warm-up
+  done
+  for file in timestamp.json targets.json; do
+    for c in $CONNS; do
+      for r in $(seq 1 "$BACKEND_ROUNDS"); do
+        if [ $((r % 2)) = 1 ]; then order="signet-sqlite=$sq_url signet-postgres=$pg_url"
+        else order="signet-postgres=$pg_url signet-sqlite=$sq_url"; fi
+        for s in $order; do
+          wrk_run backends "${s%%=*}" "$file" "$c" "${s#*=}/v2/$GUN/_trust/tuf/$file"
+        done
+      done
+    done
+  done
+  curl -sf --cacert "$CA" "$pg_url/metrics" | grep '^signet_replica_' >"$OUT/backends-postgres-metrics.txt" || true
+  if [ "$BACKEND_PUBLISHES" = 1 ]; then
+    # Through the PostgreSQL replica, each publish waits until the other replicas applied it.
+    publish_run backends signet-sqlite "$sq_url"
+    publish_run backends signet-postgres "$pg_url"
+  fi
+  log "  signet PostgreSQL reads by freshness: $(grep -E 'reads_total|checks_total' "$OUT/backends-postgres-metrics.txt" | tr '\n' ' ')"
+}
+
 # ------------------------------------------------------------------ pairs
 for pair in $PAIRS; do
   log "=== pair $pair"
+  if [ "$pair" = backends ]; then backends_run; continue; fi
   case $pair in
     memory) go_mode=memory; signet_db="sqlite://$OUT/signet.sqlite"; sname=signet-sqlite ;;
     postgres)
@@ -254,7 +306,7 @@ for pair in $PAIRS; do
       psql -X -q "$SIGNET_PG_URL/postgres" -c "CREATE DATABASE \"$dbname\"" || die "cannot create $dbname"
       SIGNET_DBS+=("$dbname")
       signet_db="$SIGNET_PG_URL/$dbname" ;;
-    *) die "unknown pair $pair" ;;
+    *) die "unknown pair $pair (memory, postgres, backends)" ;;
   esac
   gname=go-$go_mode
 
@@ -323,12 +375,14 @@ done
 
 # ------------------------------------------------------------------ summary
 summary() {
+  if grep -qv '^backends' "$OUT/wrk.tsv"; then
   echo "### Reads (wrk -t$WRK_THREADS -d$WRK_DURATION --latency, TLS, loopback; $(nproc) cores shared with wrk)"
   echo
   echo "| backend | file (bytes Go/signet) | conns | Go req/s | signet req/s | ratio | Go p50 ms | signet p50 ms | Go p99 ms | signet p99 ms | errors Go/signet |"
   echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   awk -F'\t' '
     FILENAME ~ /sizes/ { size[$1, $2] = $3; next }
+    $1 == "backends" { next }
     { key = $1 SUBSEP $3 SUBSEP $4
       if ($2 ~ /^go-/) { g[key] = $0; gn[key] = $2 } else { s[key] = $0; sn[key] = $2 }
       if (!(key in seen)) { seen[key] = 1; order[++n] = key } }
@@ -341,6 +395,37 @@ summary() {
           be, a[3], size[gn[k], a[3]], size[sn[k], a[3]], a[4], a[5], b[5], ratio, a[6], b[6], a[7], b[7], a[8], b[8]
       }
     }' "$OUT/sizes.tsv" "$OUT/wrk.tsv"
+  fi
+  if grep -q '^backends' "$OUT/wrk.tsv"; then
+    echo
+    echo "### Signet on PostgreSQL vs Signet on SQLite (side by side, $BACKEND_ROUNDS alternating rounds, means; PostgreSQL: 1 of $PG_REPLICAS replicas)"
+    echo
+    echo "| file | conns | SQLite req/s | PostgreSQL req/s | **PG/SQLite req/s** | SQLite p99 ms | PostgreSQL p99 ms | **PG/SQLite p99** | errors SQLite/PG |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    awk -F'\t' '
+      $1 != "backends" { next }
+      { k = $3 SUBSEP $4; b = ($2 == "signet-postgres") ? "pg" : "sq"
+        n[k, b]++; rps[k, b] += $5; p99[k, b] += $7; err[k, b] += $8
+        if (!(k in seen)) { seen[k] = 1; order[++m] = k } }
+      END {
+        for (i = 1; i <= m; i++) {
+          k = order[i]; split(k, a, SUBSEP)
+          sr = rps[k, "sq"] / n[k, "sq"]; pr = rps[k, "pg"] / n[k, "pg"]
+          sp = p99[k, "sq"] / n[k, "sq"]; pp = p99[k, "pg"] / n[k, "pg"]
+          printf "| %s | %s | %.0f | %.0f | **%.2fx** | %.2f | %.2f | **%.2fx** | %d/%d |\n",
+            a[1], a[2], sr, pr, (sr > 0) ? pr / sr : 0, sp, pp, (sp > 0) ? pp / sp : 0, err[k, "sq"], err[k, "pg"]
+        }
+      }' "$OUT/wrk.tsv"
+    if [ -s "$OUT/backends-postgres-metrics.txt" ]; then
+      echo
+      echo "The measured PostgreSQL replica's counters afterwards (reads proven by notifications need no query):"
+      echo
+      echo '```'
+      grep -E 'reads_total|checks_total|listener' "$OUT/backends-postgres-metrics.txt"
+      echo '```'
+    fi
+  fi
+  [ -s "$OUT/publish.tsv" ] || return 0
   echo
   echo "### Publishes to distinct GUNs (signet-bench-loadgen, N=$N_GUNS, concurrency $PUB_CONCURRENCY)"
   echo
@@ -351,6 +436,10 @@ summary() {
     { r[$1, ($2 ~ /^go-/) ? "go" : "signet"] = $5; if (!($1 in seen)) { seen[$1] = 1; o[++n] = $1 } }
     END { for (i = 1; i <= n; i++) if (r[o[i], "go"] > 0)
             printf "\nsignet/Go publishes/s (%s): **%.2fx**\n", o[i], r[o[i], "signet"] / r[o[i], "go"] }' "$OUT/publish.tsv"
+  awk -F'\t' -v n="$PG_REPLICAS" '$1 == "backends" { r[$2] = $5 }
+    END { if (r["signet-sqlite"] > 0 && ("signet-postgres" in r))
+      printf "\nsignet PostgreSQL (1 of %s replicas) / signet SQLite publishes/s: **%.2fx**\n", n, r["signet-postgres"] / r["signet-sqlite"] }' "$OUT/publish.tsv"
+  [ -s "$OUT/rss.tsv" ] || return 0
   echo
   echo "### Server memory (MiB; max sampled VmRSS per phase, VmHWM at the end)"
   echo

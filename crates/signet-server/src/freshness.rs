@@ -1,5 +1,6 @@
 //! Batched freshness checks for a cache that other processes' writes can make stale
-//! (server replicas sharing one PostgreSQL database).
+//! (server replicas sharing one PostgreSQL database): the fallback for reads that change
+//! notifications cannot vouch for (see [`crate::replica`]).
 //!
 //! A read may use the cache only after a check that *started after the read arrived* has
 //! applied every change committed before it. Checks run back to back in one task, and every

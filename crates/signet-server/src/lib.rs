@@ -16,6 +16,7 @@ mod freshness;
 pub mod http;
 pub mod keys;
 pub mod metrics;
+mod replica;
 pub mod routes;
 pub mod service;
 
@@ -247,8 +248,12 @@ pub async fn build(
     let metrics = Arc::new(metrics::Metrics::default());
     let registry = Registry::default();
     registry.register(metrics.clone());
+    let service = TrustService::new(store, keys, clock);
+    if let Some(stats) = service.replica_metrics() {
+        registry.register(stats);
+    }
     let state = Arc::new(AppState {
-        service: TrustService::new(store, keys, clock),
+        service,
         settings: HttpSettings {
             current_max_age: cfg.caching.max_age.current_metadata,
             consistent_max_age: cfg.caching.max_age.consistent_metadata,

@@ -17,8 +17,10 @@ use signet_store::{Backend, Change, NewRecord, Store, StoreError, UnixMicros};
 use crate::error::ApiError;
 use crate::freshness::FreshnessGate;
 use crate::keys::{KeyError, KeyService};
+use crate::replica::{Cache, Replica};
 use signet_service::Clock;
 use signet_service::errors::chain;
+use signet_service::metrics::Collector;
 
 /// One stored file as served: exact bytes and when it was written.
 #[derive(Clone, Debug)]
@@ -53,11 +55,14 @@ const RESIGN_ATTEMPTS: usize = 3;
 ///
 /// Current views (timestamp, snapshot and what it lists) are cached per GUN. With SQLite
 /// this process sees every write (one process per database). With PostgreSQL other
-/// replicas write too: every read first passes a [`FreshnessGate`], whose checks apply the
-/// changefeed entries committed since the last check (every write, re-signing and deletion
-/// adds one). Every invalidation bumps `generation`; a view read from the database is cached
-/// only if no invalidation happened meanwhile.
-// `FreshnessGate` is private: the link serves `cargo doc --document-private-items` readers.
+/// replicas write too (every write, re-signing and deletion adds a changefeed entry): a
+/// read uses the cache when change notifications prove it current ([`Replica`], no query),
+/// and otherwise first passes a [`FreshnessGate`], whose checks apply the changefeed
+/// entries committed since the last check. A write is acknowledged once the other replicas
+/// have applied it. Every invalidation bumps `generation`; a view read from the database is
+/// cached only if no invalidation happened meanwhile.
+// `FreshnessGate` and `Replica` are private: the links serve `cargo doc
+// --document-private-items` readers.
 #[allow(rustdoc::private_intra_doc_links)]
 pub struct TrustService {
     store: Store,
@@ -67,6 +72,8 @@ pub struct TrustService {
     generation: AtomicU64,
     /// PostgreSQL only.
     gate: Option<FreshnessGate>,
+    /// PostgreSQL only.
+    replica: Option<Replica>,
     /// The last changefeed id applied to the cache.
     seen_change: AtomicI64,
 }
@@ -74,28 +81,42 @@ pub struct TrustService {
 impl TrustService {
     /// Closes the store (checkpointing SQLite's write-ahead log); for shutdown.
     pub async fn close(&self) {
+        if let Some(replica) = &self.replica {
+            replica.close(&self.store).await;
+        }
         self.store.close().await;
     }
 
     /// A service over `store`, signing with `keys`.
     pub fn new(store: Store, keys: KeyService, clock: Clock) -> Self {
-        let gate = (store.backend() != Backend::Sqlite).then(FreshnessGate::new);
+        let shared = store.backend() != Backend::Sqlite;
         Self {
             store,
             keys,
             clock,
             views: RwLock::new(HashMap::new()),
             generation: AtomicU64::new(0),
-            gate,
+            gate: shared.then(FreshnessGate::new),
+            replica: shared.then(Replica::new),
             seen_change: AtomicI64::new(0),
         }
     }
 
-    /// Keeps the cache current with writes by other server processes on a shared database,
-    /// running freshness checks on demand. Returns at once for SQLite; otherwise runs until
-    /// the process ends.
+    /// How reads were kept fresh across replicas (PostgreSQL only), for `/metrics`.
+    pub fn replica_metrics(&self) -> Option<Arc<dyn Collector>> {
+        self.replica
+            .as_ref()
+            .map(|r| -> Arc<dyn Collector> { r.stats() })
+    }
+
+    /// Keeps the cache current with writes by other server processes on a shared database:
+    /// listens for their changes, renews this replica's lease, and runs freshness checks for
+    /// reads the notifications cannot vouch for. Returns at once for SQLite; otherwise runs
+    /// until the process ends.
     pub async fn follow_changes(&self) {
-        let Some(gate) = &self.gate else { return };
+        let (Some(gate), Some(replica)) = (&self.gate, &self.replica) else {
+            return;
+        };
         // Start from the newest change: nothing is cached yet.
         match self.store.changefeed(None, -1, -1).await {
             Ok(newest) => {
@@ -107,13 +128,19 @@ impl TrustService {
                 tracing::warn!(error = %chain(&e), "cannot read the changefeed; caching waits for the database")
             }
         }
-        gate.run(|| self.apply_changes()).await;
+        tokio::join!(
+            gate.run(|| self.apply_changes()),
+            replica.run(&self.store, self)
+        );
     }
 
     /// Invalidates the views of GUNs changed since the last check. `false` if the changes
     /// could not be read (the cache is then dropped and reads go to the database).
     async fn apply_changes(&self) -> bool {
         const PAGE: i64 = 1000;
+        if let Some(r) = &self.replica {
+            r.counters().checks.fetch_add(1, Ordering::Relaxed);
+        }
         let seen = self.seen_change.load(Ordering::SeqCst);
         match self.store.changefeed(None, seen, PAGE).await {
             Ok(changes) => {
@@ -125,7 +152,7 @@ impl TrustService {
                     }
                 }
                 if let Some(last) = changes.last() {
-                    self.seen_change.store(last.id, Ordering::SeqCst);
+                    self.seen_change.fetch_max(last.id, Ordering::SeqCst);
                 }
                 true
             }
@@ -227,9 +254,21 @@ impl TrustService {
 
     async fn current_view(&self, gun: &str) -> Result<Option<Arc<CurrentView>>, ApiError> {
         let now = self.clock.now();
-        let cache_on = match &self.gate {
-            None => true,
-            Some(gate) => gate.wait().await,
+        let cache_on = match (&self.replica, &self.gate) {
+            (Some(replica), Some(gate)) => {
+                let stats = replica.counters();
+                if replica.proven() {
+                    stats.notified_reads.fetch_add(1, Ordering::Relaxed);
+                    true
+                } else if gate.wait().await {
+                    stats.checked_reads.fetch_add(1, Ordering::Relaxed);
+                    true
+                } else {
+                    stats.uncached_reads.fetch_add(1, Ordering::Relaxed);
+                    false
+                }
+            }
+            _ => true,
         };
         if cache_on
             && let Some(v) = self.views.read().ok().and_then(|m| m.get(gun).cloned())
@@ -351,6 +390,7 @@ impl TrustService {
                 timestamp.bytes(),
             ));
             self.store.update(gun, &writes).await.map_err(store_err)?;
+            self.await_replicas().await;
             let modified = UnixMicros(self.clock.now_micros());
             snapshot_served = Served {
                 bytes: Bytes::copy_from_slice(snapshot.bytes()),
@@ -449,7 +489,21 @@ impl TrustService {
         records.push(record(RoleName::timestamp(), ts.version(), ts.bytes()));
         let result = self.store.update(gun, &records).await.map_err(store_err);
         self.invalidate(gun);
-        result
+        result?;
+        self.await_replicas().await;
+        Ok(())
+    }
+
+    /// After a committed write: returns once every other replica has applied it (see
+    /// [`Replica::await_replicas`]). At once on SQLite.
+    // `Replica` is private: the link serves `cargo doc --document-private-items` readers.
+    #[allow(rustdoc::private_intra_doc_links)]
+    async fn await_replicas(&self) {
+        if let Some(replica) = &self.replica {
+            replica
+                .await_replicas(&self.store, std::time::Instant::now())
+                .await;
+        }
     }
 
     /// Signs `draft` with every key root lists for its role that the server holds for
@@ -470,7 +524,9 @@ impl TrustService {
     pub async fn delete(&self, gun: &str) -> Result<(), ApiError> {
         let result = self.store.delete(gun).await.map(|_| ()).map_err(internal);
         self.invalidate(gun);
-        result
+        result?;
+        self.await_replicas().await;
+        Ok(())
     }
 
     /// The server's key for `role`: the first key current root lists that the server
@@ -505,6 +561,19 @@ impl TrustService {
             .changefeed(gun, change_id, records)
             .await
             .map_err(internal)
+    }
+}
+
+impl Cache for TrustService {
+    fn invalidate(&self, gun: Option<&str>) {
+        match gun {
+            Some(gun) => TrustService::invalidate(self, gun),
+            None => self.invalidate_all(),
+        }
+    }
+
+    fn applied(&self, id: i64) -> i64 {
+        self.seen_change.fetch_max(id, Ordering::SeqCst).max(id)
     }
 }
 

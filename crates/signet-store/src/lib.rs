@@ -22,7 +22,9 @@
 //! on `(gun, role, version)` is the backstop, and its violation is reported as
 //! [`StoreError::VersionConflict`] as well. Changefeed rows take a second, global advisory lock just
 //! before they are written, so their ids become visible in increasing order and a reader paging
-//! by id never skips a change.
+//! by id never skips a change. On PostgreSQL each changefeed row is also announced to listeners
+//! after commit (schema v3's trigger); see [`Store::listen_changes`] and the leases of
+//! server replicas ([`Store::renew_replica`], [`Store::replicas_behind`]).
 //!
 //! # Example
 //!
@@ -82,6 +84,9 @@ pub use crate::model::{
 use crate::model::{
     change_from_row, key_from_row, meta_from_row, setting_from_row, signer_key_from_row,
 };
+pub use crate::replicas::{
+    CHANGE_CHANNEL, ChangeEvent, ChangeListener, LISTENER_APPLICATION, ReplicaLag,
+};
 pub use crate::schema::{MIGRATIONS, Migration, SCHEMA_VERSION};
 use crate::url::DbUrl;
 pub use crate::url::{describe as describe_url, sqlite_path};
@@ -123,6 +128,7 @@ const CHANGES_AFTER: &str = "SELECT id, created_at, gun, version, sha256, catego
 FROM changefeed WHERE id > $1 ORDER BY id ASC LIMIT $2";
 const CHANGES_AFTER_FOR_GUN: &str = "SELECT id, created_at, gun, version, sha256, category
 FROM changefeed WHERE id > $1 AND gun = $3 ORDER BY id ASC LIMIT $2";
+const CHANGES_NEWEST_ID: &str = "SELECT COALESCE(MAX(id), 0) FROM changefeed";
 const CHANGES_BEFORE: &str = "SELECT id, created_at, gun, version, sha256, category
 FROM changefeed WHERE id < $1 ORDER BY id DESC LIMIT $2";
 const CHANGES_BEFORE_FOR_GUN: &str = "SELECT id, created_at, gun, version, sha256, category
@@ -269,6 +275,9 @@ macro_rules! in_write_tx {
         result
     }};
 }
+
+// After the macros above, which it does not use but may.
+mod replicas;
 
 impl Store {
     /// Connects to the database at `url` and brings its schema up to [`SCHEMA_VERSION`]
@@ -767,6 +776,17 @@ impl Store {
             changes.reverse();
         }
         Ok(changes)
+    }
+
+    /// The id of the newest changefeed entry, 0 if there is none.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] or [`StoreError::Database`].
+    pub async fn newest_change_id(&self) -> Result<i64, StoreError> {
+        with_reader!(self, "newest_change_id", |pool| {
+            sqlx::query_scalar(CHANGES_NEWEST_ID).fetch_one(pool).await
+        })
     }
 
     /// Stores a server-held key.
@@ -1334,6 +1354,11 @@ mod tests {
         require_send(store.update("", &[]));
         require_send(store.delete(""));
         require_send(store.changefeed(None, 0, 1));
+        require_send(store.newest_change_id());
+        require_send(store.listen_changes());
+        require_send(store.renew_replica("", 0, 0, ""));
+        require_send(store.release_replica(""));
+        require_send(store.replicas_behind("", None));
         require_send(store.insert_key(key));
         require_send(store.unused_key("", "", ""));
         require_send(store.key(""));

@@ -55,10 +55,16 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: SQLITE_V2,
         postgres: POSTGRES_V2,
     },
+    Migration {
+        version: 3,
+        name: "signet_replicas and changefeed notifications: reads proven fresh without a query",
+        sqlite: SQLITE_V3,
+        postgres: POSTGRES_V3,
+    },
 ];
 
 /// The schema version this crate creates and understands: the last of [`MIGRATIONS`].
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const _: () = assert!(MIGRATIONS[MIGRATIONS.len() - 1].version == SCHEMA_VERSION);
 
@@ -233,4 +239,40 @@ pub(crate) const POSTGRES_V2: &[&str] = &[
     last_used BIGINT
 )",
     "CREATE INDEX signer_keys_gun_role ON signer_keys (gun, role, algorithm)",
+];
+
+/// Schema version 3 for SQLite: nothing. Replicas exist only on PostgreSQL (one server
+/// process per SQLite file); the step keeps both backends at the same version number.
+pub(crate) const SQLITE_V3: &[&str] = &[];
+
+/// Schema version 3 for PostgreSQL: what lets server replicas serve reads from their caches
+/// without a query per read (see the `replicas` module).
+///
+/// * Every changefeed row announces itself on the channel `signet_changefeed` (payload
+///   `c <id> <gun>`, or `c <id>` for a GUN too long for a payload), from a trigger, so even a
+///   writer that knows nothing of it (an older Signet during a rolling upgrade) notifies.
+///   PostgreSQL delivers a notification only after its transaction commits, and in commit
+///   order.
+/// * `signet_replicas` has one row per server process that serves from its cache: the last
+///   changefeed id it has applied and, in Unix microseconds of the database's clock, until
+///   when it may do so. A writer waits until every replica whose lease is still running has
+///   applied its change.
+pub(crate) const POSTGRES_V3: &[&str] = &[
+    "CREATE TABLE signet_replicas (
+    replica_id TEXT PRIMARY KEY,
+    seen_change BIGINT NOT NULL,
+    lease_until BIGINT NOT NULL
+)",
+    "CREATE FUNCTION signet_changefeed_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF octet_length(NEW.gun) <= 7000 THEN
+        PERFORM pg_notify('signet_changefeed', 'c ' || NEW.id || ' ' || NEW.gun);
+    ELSE
+        PERFORM pg_notify('signet_changefeed', 'c ' || NEW.id);
+    END IF;
+    RETURN NULL;
+END
+$$",
+    "CREATE TRIGGER signet_changefeed_notify AFTER INSERT ON changefeed
+    FOR EACH ROW EXECUTE FUNCTION signet_changefeed_notify()",
 ];

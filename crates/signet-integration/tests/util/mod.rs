@@ -411,6 +411,11 @@ impl PgDatabase {
     pub(crate) fn url(&self) -> &str {
         &self.url
     }
+
+    /// The database's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
 }
 
 impl Drop for PgDatabase {
@@ -433,6 +438,31 @@ impl Drop for PgDatabase {
             Err(e) => eprintln!("warning: could not run psql to drop {}: {e}", self.name),
         }
     }
+}
+
+/// Runs `sql` on the tests' PostgreSQL (database `test`) and returns its output, unaligned
+/// and without headers (`psql -tA`).
+pub(crate) fn psql_output(sql: &str) -> String {
+    let out = Command::new("psql")
+        .args([
+            "-X",
+            "-q",
+            "-tA",
+            "-v",
+            "ON_ERROR_STOP=1",
+            PG_ADMIN_URL,
+            "-c",
+            sql,
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `psql` (install the PostgreSQL client): {e}"));
+    assert!(
+        out.status.success(),
+        "`psql -c {sql:?}` on {PG_ADMIN_URL} failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 fn psql(sql: &str) {
