@@ -6,6 +6,8 @@
 #   postgresql                      the 5432 cluster the tests use, and notary's postgres mode
 #   golang-github-docker-notary-dev notary's Go source; signet-core's tests read its fixtures
 #   openssl curl jq ca-certificates perl   used by these scripts and the interop scripts
+#   softhsm2                        a software PKCS#11 token for the signer's and the client's
+#                                   token-backed keys (the tests make their own tokens)
 #
 # Installs only what is missing (`apt-get update` first, only then). Needs root when
 # something is missing; quiet on success. Not installed here: the docker CLI (28.x, see
@@ -14,7 +16,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 packages=(notary docker-registry postgresql golang-github-docker-notary-dev
-  openssl curl jq ca-certificates perl)
+  openssl curl jq ca-certificates perl softhsm2)
 
 missing=()
 for p in "${packages[@]}"; do

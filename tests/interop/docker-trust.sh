@@ -52,6 +52,14 @@
 # Step 8 removes the LAST signer of a second repository (.../solo, alice alone): the notary
 # client then writes targets/releases with no keys, which Go encodes as "keyids":null.
 #
+# Variants (environment):
+#   TRUST_CLI=/path/to/signet   runs every `docker trust ...` step as `$TRUST_CLI trust ...`
+#                               (the same scenario with `signet trust` in place of docker's)
+#   STRIP_WARNINGS=1            drops warnings from the transcript before normalizing: logrus
+#                               `time=... level=warning msg=...` lines, `signet: warning: ...`
+#                               lines and tracing `... WARN ...` lines (the two clients word
+#                               their warnings differently; everything else must match)
+#
 # Exit status: 0 when the transcript was produced (whatever the steps did), 2 when the
 # harness itself is broken (bad arguments or missing prerequisites).
 set -u
@@ -75,7 +83,8 @@ case $PREFIX in *[!a-z0-9._-]*) harness_fail "REPO_PREFIX must match [a-z0-9._-]
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PUSH_IMAGE=$SCRIPT_DIR/../../scripts/peers/push-image.sh
 [ -x "$PUSH_IMAGE" ] || harness_fail "$PUSH_IMAGE not found or not executable"
-for t in docker notary perl curl timeout od; do
+TRUST_CMD=${TRUST_CLI:-docker}
+for t in "$TRUST_CMD" notary perl curl timeout od; do
   command -v "$t" >/dev/null 2>&1 || harness_fail "$t not on PATH"
 done
 REGISTRY_PORT=${REGISTRY_PORT:-5000}
@@ -156,17 +165,17 @@ move_bob_key() {
 }
 
 # ------------------------------------------------------------------ 1. keys
-step key-generate-alice /dev/null docker trust key generate alice --dir "$KEYS"
-step key-generate-bob /dev/null docker trust key generate bob --dir "$KEYS"
+step key-generate-alice /dev/null "$TRUST_CMD" trust key generate alice --dir "$KEYS"
+step key-generate-bob /dev/null "$TRUST_CMD" trust key generate bob --dir "$KEYS"
 step move-bob-private-key-offline /dev/null move_bob_key
 
 # ------------------------------------------------------------------ 2. signers
-step signer-add-alice /dev/null docker trust signer add --key "$KEYS/alice.pub" alice "$IMAGE"
-step signer-add-bob /dev/null docker trust signer add --key "$KEYS/bob.pub" bob "$IMAGE"
+step signer-add-alice /dev/null "$TRUST_CMD" trust signer add --key "$KEYS/alice.pub" alice "$IMAGE"
+step signer-add-bob /dev/null "$TRUST_CMD" trust signer add --key "$KEYS/bob.pub" bob "$IMAGE"
 
 # ------------------------------------------------------------------ 3. inspect
-step inspect /dev/null docker trust inspect "$IMAGE"
-step inspect-pretty /dev/null docker trust inspect --pretty "$IMAGE"
+step inspect /dev/null "$TRUST_CMD" trust inspect "$IMAGE"
+step inspect-pretty /dev/null "$TRUST_CMD" trust inspect --pretty "$IMAGE"
 
 # ------------------------------------------------------------------ 4. a signed tag
 DIGEST_HEX=
@@ -179,24 +188,24 @@ step notary-addhash-releases /dev/null \
   notary_cli addhash "$IMAGE" v1 "${SIZE:-0}" --sha256 "${DIGEST_HEX:-missing}" -r targets/releases -p
 step notary-addhash-alice /dev/null \
   notary_cli addhash "$IMAGE" v1 "${SIZE:-0}" --sha256 "${DIGEST_HEX:-missing}" -r targets/alice -p
-step inspect-tag /dev/null docker trust inspect "$IMAGE:v1"
-step inspect-tag-pretty /dev/null docker trust inspect --pretty "$IMAGE:v1"
+step inspect-tag /dev/null "$TRUST_CMD" trust inspect "$IMAGE:v1"
+step inspect-tag-pretty /dev/null "$TRUST_CMD" trust inspect --pretty "$IMAGE:v1"
 
 # ------------------------------------------------------------------ 5. revoke
-step revoke /dev/null docker trust revoke -y "$IMAGE:v1"
-step inspect-tag-after-revoke /dev/null docker trust inspect "$IMAGE:v1"
-step inspect-pretty-after-revoke /dev/null docker trust inspect --pretty "$IMAGE"
+step revoke /dev/null "$TRUST_CMD" trust revoke -y "$IMAGE:v1"
+step inspect-tag-after-revoke /dev/null "$TRUST_CMD" trust inspect "$IMAGE:v1"
+step inspect-pretty-after-revoke /dev/null "$TRUST_CMD" trust inspect --pretty "$IMAGE"
 
 # ------------------------------------------------------------------ 6. remove signers
-step signer-remove-bob-force /dev/null docker trust signer remove -f bob "$IMAGE"
-step signer-remove-alice-no-answer /dev/null docker trust signer remove alice "$IMAGE"
-step signer-remove-alice-yes "$YES" docker trust signer remove alice "$IMAGE"
-step inspect-after-remove /dev/null docker trust inspect "$IMAGE"
-step inspect-pretty-after-remove /dev/null docker trust inspect --pretty "$IMAGE"
+step signer-remove-bob-force /dev/null "$TRUST_CMD" trust signer remove -f bob "$IMAGE"
+step signer-remove-alice-no-answer /dev/null "$TRUST_CMD" trust signer remove alice "$IMAGE"
+step signer-remove-alice-yes "$YES" "$TRUST_CMD" trust signer remove alice "$IMAGE"
+step inspect-after-remove /dev/null "$TRUST_CMD" trust inspect "$IMAGE"
+step inspect-pretty-after-remove /dev/null "$TRUST_CMD" trust inspect --pretty "$IMAGE"
 
 # ------------------------------------------------------------------ 7. missing repo
-step inspect-missing-repo /dev/null docker trust inspect "$MISSING"
-step inspect-pretty-missing-repo /dev/null docker trust inspect --pretty "$MISSING"
+step inspect-missing-repo /dev/null "$TRUST_CMD" trust inspect "$MISSING"
+step inspect-pretty-missing-repo /dev/null "$TRUST_CMD" trust inspect --pretty "$MISSING"
 
 # ------------------------------------------------------------------ 8. the last signer
 # A second repository whose only signer is alice: removing her removes the last key of
@@ -204,20 +213,25 @@ step inspect-pretty-missing-repo /dev/null docker trust inspect --pretty "$MISSI
 # "keyids":null for targets/releases (Go writes a nil slice as null). The tag is signed
 # into targets/releases first, so docker sees alice as the last signer and asks.
 SOLO=$REGISTRY/$PREFIX/solo
-step solo-signer-add-alice /dev/null docker trust signer add --key "$KEYS/alice.pub" alice "$SOLO"
+step solo-signer-add-alice /dev/null "$TRUST_CMD" trust signer add --key "$KEYS/alice.pub" alice "$SOLO"
 step solo-notary-addhash-releases /dev/null \
   notary_cli addhash "$SOLO" v1 "${SIZE:-0}" --sha256 "${DIGEST_HEX:-missing}" -r targets/releases -p
-step solo-inspect-pretty /dev/null docker trust inspect --pretty "$SOLO"
-step solo-signer-remove-alice-yes "$YES" docker trust signer remove alice "$SOLO"
-step solo-inspect-after-remove /dev/null docker trust inspect "$SOLO"
-step solo-inspect-pretty-after-remove /dev/null docker trust inspect --pretty "$SOLO"
-step solo-signer-add-alice-again /dev/null docker trust signer add --key "$KEYS/alice.pub" alice "$SOLO"
-step solo-inspect-pretty-after-add-again /dev/null docker trust inspect --pretty "$SOLO"
+step solo-inspect-pretty /dev/null "$TRUST_CMD" trust inspect --pretty "$SOLO"
+step solo-signer-remove-alice-yes "$YES" "$TRUST_CMD" trust signer remove alice "$SOLO"
+step solo-inspect-after-remove /dev/null "$TRUST_CMD" trust inspect "$SOLO"
+step solo-inspect-pretty-after-remove /dev/null "$TRUST_CMD" trust inspect --pretty "$SOLO"
+step solo-signer-add-alice-again /dev/null "$TRUST_CMD" trust signer add --key "$KEYS/alice.pub" alice "$SOLO"
+step solo-inspect-pretty-after-add-again /dev/null "$TRUST_CMD" trust inspect --pretty "$SOLO"
 
 # ------------------------------------------------------------------ normalize + print
-W=$WORKDIR S=$SERVER_URL H=$HOSTPORT P=$PREFIX D=$DIGEST_HEX perl -e '
+W=$WORKDIR S=$SERVER_URL H=$HOSTPORT P=$PREFIX D=$DIGEST_HEX X=${STRIP_WARNINGS:-0} perl -e '
   local $/; my $t = <STDIN>;
-  my ($w, $s, $h, $p, $d) = @ENV{qw(W S H P D)};
+  my ($w, $s, $h, $p, $d, $x) = @ENV{qw(W S H P D X)};
+  if ($x eq "1") {
+    $t =~ s/time="[^"]*" level=warning msg="(?:[^"\\]|\\.)*"\n//g;
+    $t =~ s/signet: warning: [^\n]*\n//g;
+    $t =~ s/\d{4}-\d\d-\d\dT[0-9:.]+Z +WARN [^\n]*\n//g;
+  }
   $t =~ s/\Q$w\E/WORKDIR/g;
   $t =~ s/\Q$s\E/SERVER/g;
   $t =~ s/\Q$h\E(?!\d)/SERVER/g;

@@ -26,6 +26,15 @@
 # GUN_PREFIX defaults to example.com/r<random hex>; GUNs are GUN_PREFIX/interop/<name> and
 # must not exist on the server yet.
 #
+# Environment:
+#   NOTARY_CLI_CLIENT  the client binary to drive (default `notary`; `signet` for the
+#                      client-compatibility comparison: `alias notary=signet`); several,
+#                      separated by spaces, take turns step by step on the same trust
+#                      directories (step i runs client i mod n)
+#   NOTARY_CLI_STDOUT_ONLY=1  record stdout only (stderr goes to WORKDIR/stderr.txt): the
+#                      clients' warnings on stderr differ (logrus vs signet), their output
+#                      on stdout must not
+#
 # Exit status: 0 whatever the notary commands did (their exit codes are in the transcript);
 # 2 if the harness itself could not run (bad arguments, missing tools, WORKDIR not empty).
 set -u
@@ -39,7 +48,10 @@ CA_IN=$2
 WORK_IN=$3
 PREFIX=${4:-example.com/r$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')}
 
-for tool in notary openssl perl sha256sum timeout od; do
+read -r -a CLIENTS <<<"${NOTARY_CLI_CLIENT:-notary}"
+[ ${#CLIENTS[@]} -gt 0 ] || die "NOTARY_CLI_CLIENT is empty"
+STEP_NO=0
+for tool in "${CLIENTS[@]}" openssl perl sha256sum timeout od; do
   command -v "$tool" >/dev/null 2>&1 || die "required tool '$tool' not found in PATH"
 done
 [ -r "$CA_IN" ] || die "CA certificate '$CA_IN' is not readable"
@@ -103,8 +115,16 @@ rm -f "$F/delegate.ec.key"
 run() {
   local step=$1 dir=$2 in=$3 rc
   shift 3
-  timeout -k 5 "$CMD_TIMEOUT" notary -s "$SERVER_URL" --tlscacert "$CA" -d "$WORK/$dir" "$@" \
-    <"$in" >"$WORK/out" 2>&1
+  local CLIENT=${CLIENTS[$((STEP_NO % ${#CLIENTS[@]}))]}
+  STEP_NO=$((STEP_NO + 1))
+  if [ "${NOTARY_CLI_STDOUT_ONLY:-0}" = 1 ]; then
+    printf '== %s\n' "$step" >>"$WORK/stderr.txt"
+    timeout -k 5 "$CMD_TIMEOUT" "$CLIENT" -s "$SERVER_URL" --tlscacert "$CA" -d "$WORK/$dir" "$@" \
+      <"$in" >"$WORK/out" 2>>"$WORK/stderr.txt"
+  else
+    timeout -k 5 "$CMD_TIMEOUT" "$CLIENT" -s "$SERVER_URL" --tlscacert "$CA" -d "$WORK/$dir" "$@" \
+      <"$in" >"$WORK/out" 2>&1
+  fi
   rc=$?
   {
     printf '== %s\n' "$step"

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use signet_client::keys::{ExportFilter, KeyStore, PassphraseEnv, Retriever, commands};
+use signet_client::keys::{ExportFilter, KeyStore, PassphraseEnv, Retriever, commands, pkcs11};
 
 /// Operates on the private keys of a notary or docker trust directory.
 #[derive(Args, Debug)]
@@ -29,8 +29,21 @@ enum KeyCommand {
         #[arg(short = 'r', long, default_value = "root")]
         role: String,
         /// File name prefix to write the key pair to.
-        #[arg(short = 'o', long = "output", value_name = "PREFIX")]
+        #[arg(
+            short = 'o',
+            long = "output",
+            value_name = "PREFIX",
+            conflicts_with = "pkcs11"
+        )]
         output: Option<PathBuf>,
+        /// Generate the key on the PKCS#11 token SIGNET_PKCS11_MODULE, SIGNET_PKCS11_TOKEN
+        /// and SIGNET_PKCS11_PIN name (ECDSA P-256; it never leaves the token) (Signet
+        /// extension).
+        #[arg(long)]
+        pkcs11: bool,
+        /// With --pkcs11: the repository a targets or snapshot key is for.
+        #[arg(short = 'g', long, requires = "pkcs11", default_value = "")]
+        gun: String,
     },
     /// Imports keys from PEM files (also the encrypted files `key generate -o` and
     /// `key export` write).
@@ -70,6 +83,70 @@ enum KeyCommand {
         /// The key ID.
         key_id: String,
     },
+    /// Rotates a base role's key and publishes the new root at once: root (asks for
+    /// confirmation; signed by the old and the new root key), targets, snapshot (local, or
+    /// -r for a server-managed key) and timestamp (-r only). Staged changes stay staged.
+    Rotate {
+        /// The Globally Unique Name of the collection.
+        gun: String,
+        /// root, targets, snapshot or timestamp.
+        role: String,
+        /// Let the server make and hold the new key (snapshot, timestamp).
+        #[arg(short = 'r', long = "server-managed")]
+        server_managed: bool,
+        /// Do not ask for confirmation (root).
+        #[arg(short = 'y', long)]
+        yes: bool,
+        /// Instead of a new key made here, these public keys (PEM: PUBLIC KEY or
+        /// certificate; root: certificates for the GUN), held by others (Signet
+        /// extension). Repeatable.
+        #[arg(long = "pubkey", value_name = "PEMFILE")]
+        pubkeys: Vec<PathBuf>,
+        /// Signatures of distinct keys the role needs from now on (Signet extension).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        threshold: Option<u32>,
+        /// Write the rotation, signed with the keys here, to FILE for the other key holders
+        /// (`bundle sign FILE`, then `publish GUN --bundle FILE`) instead of publishing it.
+        #[arg(long, value_name = "FILE")]
+        export: Option<PathBuf>,
+    },
+}
+
+/// `key rotate`'s arguments.
+pub(crate) struct Rotation<'a> {
+    pub(crate) gun: &'a str,
+    pub(crate) role: &'a str,
+    pub(crate) server_managed: bool,
+    pub(crate) yes: bool,
+    pub(crate) pubkeys: &'a [PathBuf],
+    pub(crate) threshold: Option<u32>,
+    pub(crate) export: Option<&'a std::path::Path>,
+}
+
+impl KeyArgs {
+    /// `key rotate`'s arguments, which the notary commands run (they need the server).
+    pub(crate) fn rotation(&self) -> Option<Rotation<'_>> {
+        match &self.command {
+            KeyCommand::Rotate {
+                gun,
+                role,
+                server_managed,
+                yes,
+                pubkeys,
+                threshold,
+                export,
+            } => Some(Rotation {
+                gun,
+                role,
+                server_managed: *server_managed,
+                yes: *yes,
+                pubkeys,
+                threshold: *threshold,
+                export: export.as_deref(),
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// Runs `signet key …` with the global `-d/--trustDir` and `--configFile`.
@@ -90,7 +167,17 @@ pub(crate) fn run(
         KeyCommand::Generate {
             algorithm,
             role,
+            pkcs11: true,
+            gun,
+            ..
+        } => {
+            generate_on_token(&algorithm, &role, &gun, &mut out)?;
+        }
+        KeyCommand::Generate {
+            algorithm,
+            role,
             output,
+            ..
         } => {
             commands::generate(
                 &store,
@@ -117,6 +204,9 @@ pub(crate) fn run(
             let stdin = std::io::stdin();
             commands::remove(&store, &key_id, yes, &mut stdin.lock(), &mut out)?;
         }
+        KeyCommand::Rotate { .. } => {
+            anyhow::bail!("key rotate is run by the notary commands");
+        }
         KeyCommand::Passwd { key_id } => {
             commands::passwd(
                 &store,
@@ -129,4 +219,55 @@ pub(crate) fn run(
     }
     out.flush().context("writing output")?;
     Ok(())
+}
+
+/// `key generate --pkcs11`: an ECDSA P-256 key for `role` on the token.
+fn generate_on_token(
+    algorithm: &str,
+    role: &str,
+    gun: &str,
+    out: &mut dyn std::io::Write,
+) -> anyhow::Result<()> {
+    if !algorithm.eq_ignore_ascii_case("ecdsa") {
+        anyhow::bail!("keys on a PKCS#11 token are ECDSA (P-256), not {algorithm}");
+    }
+    let role = signet_core::RoleName::parse(role)
+        .map_err(|e| anyhow::anyhow!("invalid role {role:?}: {e}"))?;
+    let token = token_settings()?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "--pkcs11 needs the token: set {}, {} and {}",
+            pkcs11::MODULE_ENV,
+            pkcs11::TOKEN_ENV,
+            pkcs11::PIN_ENV
+        )
+    })?;
+    let opened = token.open()?;
+    let public = pkcs11::generate(&opened, gun, &role)?;
+    writeln!(
+        out,
+        "Generated new ecdsa {} key with keyID: {} on PKCS#11 token {}",
+        role.as_str(),
+        public.id(),
+        opened.label()
+    )
+    .context("writing output")?;
+    Ok(())
+}
+
+/// The token `SIGNET_PKCS11_*` names, if any.
+fn token_settings() -> anyhow::Result<Option<pkcs11::TokenSettings>> {
+    Ok(pkcs11::TokenSettings::from_env(|k| std::env::var(k).ok())?)
+}
+
+/// `files`, with the token `SIGNET_PKCS11_*` names in front of it if there is one.
+pub(crate) fn with_token(
+    files: std::sync::Arc<dyn signet_client::publish::KeySource>,
+) -> anyhow::Result<std::sync::Arc<dyn signet_client::publish::KeySource>> {
+    match token_settings()? {
+        None => Ok(files),
+        Some(settings) => Ok(std::sync::Arc::new(pkcs11::TokenKeySource::new(
+            settings.open()?,
+            files,
+        ))),
+    }
 }

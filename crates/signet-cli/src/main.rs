@@ -3,11 +3,17 @@
 //! Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
 #![forbid(unsafe_code)]
 // The subcommands' doc comments are clap's --help text, verbatim: `<state-dir>` and
-// `SIGNET_SERVER_<SECTION>_<KEY>` there are placeholders for the terminal, not HTML.
-#![allow(rustdoc::invalid_html_tags)]
+// `SIGNET_SERVER_<SECTION>_<KEY>` there are placeholders for the terminal, not HTML;
+// `IMAGE[:TAG]` is usage syntax, not a link, and URLs are examples for the terminal.
+#![allow(
+    rustdoc::invalid_html_tags,
+    rustdoc::broken_intra_doc_links,
+    rustdoc::bare_urls
+)]
 
 mod key;
 mod notary;
+mod trust;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,7 +44,10 @@ enum Command {
     ///
     /// The key-encryption passphrase that protects the server's timestamp and snapshot keys
     /// at rest comes from SIGNET_KEY_PASSPHRASE or --key-passphrase-file. Keep it: without it
-    /// the server cannot sign for existing repositories.
+    /// the server cannot sign for existing repositories. With trust_service.type "remote" a
+    /// signer holds those keys instead (signet signer or notary-signer: trust_service.hostname,
+    /// port, tls_ca_file, tls_client_cert, tls_client_key, as notary-server takes them) and no
+    /// passphrase is needed.
     ///
     /// Without --tls-cert/--tls-key the server makes a local CA and server certificate in
     /// <state-dir>/tls on first run and prints where the CA is, for clients to trust.
@@ -52,11 +61,37 @@ enum Command {
     /// storage.db_url and storage.default_alias.
     ///
     /// Keys are sealed at rest under the passphrase of their alias, read from
-    /// NOTARY_SIGNER_<ALIAS> (or SIGNET_SIGNER_<ALIAS>), alias upper-cased.
+    /// NOTARY_SIGNER_<ALIAS> (or SIGNET_SIGNER_<ALIAS>), alias upper-cased. With a
+    /// "pkcs11" section (module, token_label, pin_file; or the PIN in
+    /// SIGNET_SIGNER_PKCS11_PIN) new keys are generated on that PKCS#11 token instead and
+    /// never leave it.
     #[command(verbatim_doc_comment)]
     Signer(SignerArgs),
     /// Operates on private keys (notary's `key` commands).
     Key(key::KeyArgs),
+    /// Docker content trust: docker's `docker trust` commands (no daemon needed), plus
+    /// resolve, root-key and verify.
+    ///
+    /// Works on docker's trust directory, $DOCKER_CONFIG/trust, so docker and signet share keys
+    /// and trust data.
+    ///
+    /// Environment, as the docker CLI reads it:
+    ///   DOCKER_CONFIG                        docker's configuration directory [default: ~/.docker];
+    ///                                        keys and trust data live in its trust/ directory,
+    ///                                        registry credentials in config.json
+    ///   DOCKER_CONTENT_TRUST_SERVER          the Notary server (https://) [default: https://<registry>,
+    ///                                        https://notary.docker.io for Docker Hub]
+    ///   DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE        passphrase of root keys
+    ///   DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE  passphrase of every other key
+    ///
+    /// The trust server's CA certificates are read from $DOCKER_CONFIG/tls/<host:port>/*.crt (and
+    /// a client certificate from <name>.cert + <name>.key there), in addition to the system's.
+    /// Unlike docker, the server's certificate is verified for loopback registries too.
+    ///
+    /// A repository's root key is trusted on first use (with a warning naming it) unless pinned
+    /// with --pin-root-key or SIGNET_ROOT_KEY (see `signet trust root-key`).
+    #[command(verbatim_doc_comment)]
+    Trust(trust::TrustArgs),
     #[command(flatten)]
     Notary(notary::NotaryCommand),
 }
@@ -150,7 +185,7 @@ fn main() -> ExitCode {
     let json_logs = match &cli.command {
         Command::Server(args) => matches!(args.log_format, LogFormat::Json),
         Command::Signer(args) => matches!(args.log_format, LogFormat::Json),
-        Command::Notary(_) | Command::Key(_) => false,
+        Command::Notary(_) | Command::Key(_) | Command::Trust(_) => false,
     };
     let result = match cli.command {
         Command::Notary(cmd) => {
@@ -162,9 +197,21 @@ fn main() -> ExitCode {
                 }
             };
         }
+        Command::Trust(args) => return trust::run(&cli.notary, args),
         Command::Server(args) => server(args),
         Command::Signer(args) => signer(args),
-        Command::Key(args) => key::run(args, cli.notary.trust_dir(), cli.notary.config_file()),
+        Command::Key(args) => {
+            if let Some(rotation) = args.rotation() {
+                return match notary::rotate(&cli.notary, &rotation) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        e.print();
+                        ExitCode::from(1)
+                    }
+                };
+            }
+            key::run(args, cli.notary.trust_dir(), cli.notary.config_file())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -275,7 +322,12 @@ fn server(args: ServerArgs) -> anyhow::Result<()> {
         tracing::info!(backup = %dest.display(), "backup written");
         return Ok(());
     }
-    let passphrase = passphrase(&cfg)?;
+    // A remote signer holds the keys: there is nothing to unseal here.
+    let passphrase = if cfg.trust_service.is_remote() {
+        Zeroizing::new(String::new())
+    } else {
+        passphrase(&cfg)?
+    };
 
     runtime.block_on(async move {
         signet_server::run(

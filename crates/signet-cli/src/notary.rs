@@ -12,14 +12,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use signet_client::changelist::{Change, Changelist, TargetMeta};
-use signet_client::commands;
+use signet_client::changelist::{
+    ACTION_CREATE, ACTION_DELETE, ACTION_UPDATE, Change, Changelist, DelegationData,
+    SCOPE_ALL_DELEGATIONS, TargetMeta,
+};
 use signet_client::config::{Overrides, Settings};
 use signet_client::keys::{KeyStore, PassphraseEnv, Retriever, StoreKeySource};
 use signet_client::publish::{KeySource, Publisher};
 use signet_client::{
     Client, ClientError, Credentials, Transport, TrustDirCache, VerifiedRepository,
 };
+use signet_client::{bundle, commands};
 use signet_core::RoleName;
 
 /// notary's global options (also accepted after the subcommand).
@@ -102,7 +105,21 @@ pub(crate) enum NotaryCommand {
     /// Initializes a trusted collection (keys and root; uploaded by publish or -p).
     Init(InitArgs),
     /// Publishes the local trusted collection's staged changes.
-    Publish(GunArg),
+    ///
+    /// A role whose threshold needs keys held elsewhere (k-of-n): --export FILE signs with
+    /// the keys here and writes the update to FILE; the other holders run `bundle sign
+    /// FILE`; then `publish GUN --bundle FILE` uploads it once every role has enough
+    /// signatures.
+    Publish(PublishArgs),
+    /// Signs a k-of-n update file (from `publish --export`) with the keys here, or shows
+    /// where its roles stand.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+    /// Marks roles to be re-signed the next time they're pushed.
+    Witness(WitnessArgs),
+    /// Deletes all content for a trusted collection (local metadata and staged changes;
+    /// with --remote, the server's copy too). Keys are kept.
+    Delete(DeleteArgs),
     /// Print the version number.
     Version,
 }
@@ -126,6 +143,119 @@ pub(crate) struct InitArgs {
 pub(crate) enum DelegationCommand {
     /// Lists delegations for the Global Unique Name.
     List(GunArg),
+    /// Adds keys and/or paths to a delegation, creating it if needed (staged).
+    ///
+    /// Keys are PEM files: X.509 certificates (valid now) or PUBLIC KEY blocks. A new
+    /// delegation needs --threshold signatures of its keys (default 1); on an existing one,
+    /// --threshold changes it (k-of-n signing; notary cannot do this).
+    Add(DelegationAddArgs),
+    /// Removes keys and/or paths from a delegation, or (with neither) the whole
+    /// delegation after confirmation (staged).
+    Remove(DelegationRemoveArgs),
+    /// Removes keys (canonical IDs) from every delegation this trust directory can sign
+    /// (staged); delegations it cannot sign are left with a warning.
+    Purge(DelegationPurgeArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct DelegationAddArgs {
+    gun: String,
+    /// The delegation, e.g. targets/releases.
+    role: String,
+    /// PEM files holding the public keys (certificates or PUBLIC KEY blocks) to add.
+    #[arg(value_name = "PEMFILE")]
+    keys: Vec<PathBuf>,
+    /// Path prefixes the delegation may sign ("" for all).
+    #[arg(long, value_delimiter = ',')]
+    paths: Option<Vec<String>>,
+    /// Let the delegation sign every path.
+    #[arg(long = "all-paths")]
+    all_paths: bool,
+    /// Signatures of distinct keys the delegation needs (Signet extension).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    threshold: Option<u32>,
+    /// Publish right away.
+    #[arg(short = 'p', long = "publish")]
+    publish: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct DelegationRemoveArgs {
+    gun: String,
+    /// The delegation.
+    role: String,
+    /// Canonical IDs of the keys to remove.
+    #[arg(value_name = "KEYID")]
+    key_ids: Vec<String>,
+    /// Path prefixes to remove.
+    #[arg(long, value_delimiter = ',')]
+    paths: Option<Vec<String>>,
+    /// Remove every path.
+    #[arg(long = "all-paths")]
+    all_paths: bool,
+    /// Answer yes to the removal question (no confirmation).
+    #[arg(short = 'y', long = "yes")]
+    yes: bool,
+    /// Publish right away.
+    #[arg(short = 'p', long = "publish")]
+    publish: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct DelegationPurgeArgs {
+    gun: String,
+    /// Canonical key IDs to remove from every delegation (comma-separated or repeated).
+    #[arg(long = "key", value_delimiter = ',')]
+    keys: Vec<String>,
+    /// Publish right away.
+    #[arg(short = 'p', long = "publish")]
+    publish: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct PublishArgs {
+    gun: String,
+    /// Write the signed update to FILE for other key holders instead of publishing it
+    /// (the staged changes move into the file).
+    #[arg(long, value_name = "FILE", conflicts_with = "bundle")]
+    export: Option<PathBuf>,
+    /// Publish the update in FILE (from --export, signed by enough holders).
+    #[arg(long, value_name = "FILE")]
+    bundle: Option<PathBuf>,
+}
+
+/// `bundle ...`.
+#[derive(Subcommand, Debug)]
+pub(crate) enum BundleCommand {
+    /// Adds the signatures of the keys here to the update in FILE (rewritten in place).
+    Sign(BundleFileArg),
+    /// Shows how many signatures each role of the update in FILE has and needs.
+    Status(BundleFileArg),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct BundleFileArg {
+    /// The update file (from `publish --export` or `key rotate --export`).
+    file: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct WitnessArgs {
+    gun: String,
+    /// Roles to re-sign (targets or delegations).
+    #[arg(required = true)]
+    roles: Vec<String>,
+    /// Publish right away.
+    #[arg(short = 'p', long = "publish")]
+    publish: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct DeleteArgs {
+    gun: String,
+    /// Delete the server's trust data for the collection too (needs admin access).
+    #[arg(long)]
+    remote: bool,
 }
 
 #[derive(Args, Debug)]
@@ -265,6 +395,7 @@ fn fatal(settings: &Settings, e: ClientError) -> Fatal {
             format!("{host} does not have trust data for {gun}")
         }
         ClientError::TargetNotFound { name, .. } => format!("No valid trust data for {name}"),
+        ClientError::Refused { message, .. } => message,
         other => {
             let mut msg = other.to_string();
             let mut src = std::error::Error::source(&other);
@@ -289,6 +420,44 @@ impl GlobalOpts {
         self.trust_dir.as_deref()
     }
 
+    /// The log level `-D`/`-v` ask for (default `warn`).
+    pub(crate) fn log_level(&self) -> &'static str {
+        if self.debug {
+            "debug"
+        } else if self.verbose {
+            "info"
+        } else {
+            "warn"
+        }
+    }
+
+    /// Root keys pinned with `--pin-root-key` / `SIGNET_ROOT_KEY`.
+    pub(crate) fn pinned_root_keys(&self) -> Vec<String> {
+        self.pin_root_key
+            .iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+
+    /// The first notary-only server or trust-directory flag given, if any (`signet trust`
+    /// takes docker's environment instead).
+    pub(crate) fn notary_server_flag(&self) -> Option<&'static str> {
+        [
+            (self.trust_dir.is_some(), "-d/--trustDir"),
+            (
+                self.config_file.is_some() || self.config_file_short.is_some(),
+                "-c/--configFile",
+            ),
+            (self.server.is_some(), "-s/--server"),
+            (self.tls_ca.is_some(), "--tlscacert"),
+            (self.tls_cert.is_some(), "--tlscert"),
+            (self.tls_key.is_some(), "--tlskey"),
+        ]
+        .into_iter()
+        .find_map(|(given, flag)| given.then_some(flag))
+    }
+
     /// `--configFile` (or `-c` before the subcommand), for the other client commands.
     pub(crate) fn config_file(&self) -> Option<&Path> {
         self.config_file
@@ -298,14 +467,10 @@ impl GlobalOpts {
 }
 
 pub(crate) fn run(global: &GlobalOpts, cmd: NotaryCommand) -> Result<()> {
-    let level = if global.debug {
-        "debug"
-    } else if global.verbose {
-        "info"
-    } else {
-        "warn"
-    };
-    signet_service::logging::init(signet_service::logging::LogFormat::Text, Some(level));
+    signet_service::logging::init(
+        signet_service::logging::LogFormat::Text,
+        Some(global.log_level()),
+    );
     if let NotaryCommand::Version = cmd {
         print!(
             "signet\n Version:    {}\n Git commit: {}\n",
@@ -386,27 +551,163 @@ pub(crate) fn run(global: &GlobalOpts, cmd: NotaryCommand) -> Result<()> {
             auto_publish(&settings, a.publish, &a.gun, &mut out)?;
         }
         NotaryCommand::Init(a) => {
-            if a.root_key.is_some() || a.root_cert.is_some() {
-                return Err(Fatal(
-                    "--rootkey/--rootcert need the private key store (not in this build yet)"
-                        .to_owned(),
-                ));
+            let root_key = match &a.root_key {
+                Some(file) => {
+                    let store = KeyStore::new(&settings.trust_dir);
+                    let mut retriever = Retriever::from_process(PassphraseEnv::notary());
+                    let ids = signet_client::keys::commands::import(
+                        &store,
+                        std::slice::from_ref(file),
+                        "root",
+                        "",
+                        &mut retriever,
+                    )
+                    .map_err(|e| Fatal(format!("error importing root key: {e}")))?;
+                    match ids.as_slice() {
+                        [id] => Some(signet_core::KeyId::new(id.clone())),
+                        _ => {
+                            return Err(Fatal(format!(
+                                "{}: expected one private key, found {}",
+                                file.display(),
+                                ids.len()
+                            )));
+                        }
+                    }
+                }
+                None => KeyStore::new(&settings.trust_dir)
+                    .list()
+                    .map_err(|e| Fatal(e.to_string()))?
+                    .into_iter()
+                    .find(|e| e.role == "root")
+                    .map(|e| signet_core::KeyId::new(e.id)),
+            };
+            if let Some(id) = &root_key {
+                println!("Root key found, using: {id}");
             }
+            let root_cert = match &a.root_cert {
+                Some(file) => {
+                    let pem = std::fs::read(file)
+                        .map_err(|e| Fatal(format!("{}: {e}", file.display())))?;
+                    let block = signet_core::encoding::pem_decode_all(&pem)
+                        .and_then(|b| b.into_iter().find(|b| b.label == "CERTIFICATE"))
+                        .ok_or_else(|| {
+                            Fatal(format!("{}: no PEM certificate found", file.display()))
+                        })?;
+                    Some(block.contents)
+                }
+                None => None,
+            };
             let publisher = publisher(&settings, &a.gun)?;
             let rt = runtime()?;
-            rt.block_on(publisher.init(&a.gun, false))
-                .map_err(|e| fatal(&settings, e))?;
+            // With a certificate but no key file, the key is the store's key for it.
+            let root_key = root_key.filter(|_| a.root_key.is_some() || a.root_cert.is_none());
+            rt.block_on(publisher.init_with(
+                &a.gun,
+                false,
+                root_key.as_ref(),
+                root_cert.as_deref(),
+            ))
+            .map_err(|e| fatal(&settings, e))?;
             auto_publish(&settings, a.publish, &a.gun, &mut out)?;
+        }
+        NotaryCommand::Bundle(cmd) => out = bundle_cmd(&settings, cmd)?,
+        NotaryCommand::Publish(a) if a.export.is_some() => {
+            let file = a.export.as_deref().unwrap_or(Path::new(""));
+            let publisher = publisher(&settings, &a.gun)?;
+            let (bundle, status) = runtime()?
+                .block_on(publisher.export(&a.gun))
+                .map_err(|e| fatal(&settings, e))?;
+            write_bundle(file, &bundle)?;
+            out = format!(
+                "Wrote the staged changes of {}, signed with the keys here, to {} for the other key holders:\n{}",
+                a.gun,
+                file.display(),
+                bundle::render_status(&status)
+            );
         }
         NotaryCommand::Publish(a) => {
             out = format!("Pushing changes to {}\n", a.gun);
             let publisher = publisher(&settings, &a.gun)?;
             print!("{out}");
             out.clear();
-            runtime()?
-                .block_on(publisher.publish(&a.gun))
-                .map_err(|e| fatal(&settings, e))?;
+            let published = match &a.bundle {
+                Some(file) => {
+                    let bundle = read_bundle(file)?;
+                    if bundle.gun != a.gun {
+                        return Err(Fatal(format!(
+                            "{} is an update of {}, not {}",
+                            file.display(),
+                            bundle.gun,
+                            a.gun
+                        )));
+                    }
+                    runtime()?.block_on(publisher.publish_bundle(&bundle))
+                }
+                None => runtime()?.block_on(publisher.publish(&a.gun)),
+            }
+            .map_err(|e| fatal(&settings, e))?;
+            warn_all(&published.warnings);
             out = format!("Successfully published changes for repository {}\n", a.gun);
+        }
+        NotaryCommand::Delegation(DelegationCommand::Add(a)) => {
+            out = delegation_add(&settings, &a)?;
+            auto_publish(&settings, a.publish, &a.gun, &mut out)?;
+        }
+        NotaryCommand::Delegation(DelegationCommand::Remove(a)) => {
+            out = delegation_remove(&settings, &a)?;
+            auto_publish(&settings, a.publish, &a.gun, &mut out)?;
+        }
+        NotaryCommand::Delegation(DelegationCommand::Purge(a)) => {
+            if a.keys.is_empty() {
+                return Err(Fatal(
+                    "please provide at least one key ID to be removed using the --key flag"
+                        .to_owned(),
+                ));
+            }
+            let data = DelegationData {
+                remove_keys: a.keys.clone(),
+                ..DelegationData::default()
+            };
+            stage_one(
+                &settings,
+                &a.gun,
+                &Change::delegation(ACTION_UPDATE, SCOPE_ALL_DELEGATIONS, Some(&data)),
+            )?;
+            out = format!(
+                "Removal of the following keys from all delegations in {} staged for next publish:\n\t- {}\n",
+                a.gun,
+                a.keys.join("\n\t- ")
+            );
+            auto_publish(&settings, a.publish, &a.gun, &mut out)?;
+        }
+        NotaryCommand::Witness(a) => {
+            for r in &a.roles {
+                if !RoleName::parse(r).is_ok_and(|r| r.is_targets_like()) {
+                    return Err(Fatal(format!(
+                        "{r} is not a targets role or delegation: only those can be witnessed"
+                    )));
+                }
+            }
+            for r in &a.roles {
+                stage_one(&settings, &a.gun, &Change::witness(r))?;
+            }
+            out = format!(
+                "The following roles were successfully marked for witnessing on the next publish:\n\t- {}\n",
+                a.roles.join("\n\t- ")
+            );
+            auto_publish(&settings, a.publish, &a.gun, &mut out)?;
+        }
+        NotaryCommand::Delete(a) => {
+            println!("Deleting trust data for repository {}", a.gun);
+            let publisher = publisher(&settings, &a.gun)?;
+            runtime()?
+                .block_on(publisher.delete(&a.gun, a.remote))
+                .map_err(|e| fatal(&settings, e))?;
+            out = format!(
+                "Successfully deleted local{} trust data for repository {}\n",
+                if a.remote { " and remote" } else { "" },
+                a.gun
+            );
         }
         NotaryCommand::Status(a) => {
             let cl = changelist(&settings, &a.gun)?;
@@ -568,6 +869,12 @@ fn changelist(settings: &Settings, gun: &str) -> Result<Changelist> {
     Changelist::new(&settings.trust_dir, gun).map_err(|e| fatal(settings, e))
 }
 
+fn warn_all(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("signet: warning: {w}");
+    }
+}
+
 fn warn_unreadable(bad: &[(String, String)]) {
     for (file, err) in bad {
         eprintln!("signet: warning: skipping unreadable change {file}: {err}");
@@ -677,18 +984,20 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
 }
 
 /// The private-key store of the trust directory (`<trust dir>/private`), with notary's
-/// passphrase retriever (`NOTARY_<ROLE>_PASSPHRASE`, else a prompt on a terminal).
-fn key_source(settings: &Settings) -> Arc<dyn KeySource> {
-    Arc::new(StoreKeySource::new(
+/// passphrase retriever (`NOTARY_<ROLE>_PASSPHRASE`, else a prompt on a terminal); in front
+/// of it the PKCS#11 token `SIGNET_PKCS11_*` names, if any (new keys go there).
+fn key_source(settings: &Settings) -> Result<Arc<dyn KeySource>> {
+    let files: Arc<dyn KeySource> = Arc::new(StoreKeySource::new(
         KeyStore::new(&settings.trust_dir),
         Retriever::from_process(PassphraseEnv::notary()),
-    ))
+    ));
+    crate::key::with_token(files).map_err(|e| Fatal(format!("{e:#}")))
 }
 
 fn publisher(settings: &Settings, gun: &str) -> Result<Publisher> {
     Ok(Publisher::new(
         client(settings, gun)?,
-        key_source(settings),
+        key_source(settings)?,
         &settings.trust_dir,
     ))
 }
@@ -703,11 +1012,349 @@ fn auto_publish(settings: &Settings, publish: bool, gun: &str, out: &mut String)
     print!("{out}");
     out.clear();
     let publisher = publisher(settings, gun)?;
-    runtime()?
+    let published = runtime()?
         .block_on(publisher.publish(gun))
         .map_err(|e| fatal(settings, e))?;
+    warn_all(&published.warnings);
     out.push_str(&format!(
         "Successfully published changes for repository {gun}\n"
     ));
     Ok(())
+}
+
+/// Stages one change.
+fn stage_one(settings: &Settings, gun: &str, change: &Change) -> Result<()> {
+    changelist(settings, gun)?
+        .add(change, now_nanos())
+        .map(|_| ())
+        .map_err(|e| fatal(settings, e))
+}
+
+fn delegation_role(role: &str) -> Result<RoleName> {
+    RoleName::parse(role)
+        .ok()
+        .filter(RoleName::is_delegation)
+        .ok_or_else(|| Fatal(format!("invalid delegation name {role}")))
+}
+
+/// notary's `prettyPaths`: sorted, `""` shown as `"" <all paths>`, joined by newlines.
+fn pretty_paths(paths: &[String]) -> String {
+    let mut p: Vec<String> = paths
+        .iter()
+        .map(|p| {
+            if p.is_empty() {
+                "\"\" <all paths>".to_owned()
+            } else {
+                p.clone()
+            }
+        })
+        .collect();
+    p.sort_by(|a, b| {
+        // sort the raw values, as notary does, with "" first
+        let raw = |s: &String| {
+            if s.starts_with("\"\" <") {
+                String::new()
+            } else {
+                s.clone()
+            }
+        };
+        raw(a).cmp(&raw(b))
+    });
+    p.join("\n")
+}
+
+/// `delegation add`: one `create` change with the keys (and threshold), one with the
+/// paths, as notary stages them; `--threshold` on an existing delegation also stages an
+/// `update` with the new threshold.
+fn delegation_add(settings: &Settings, a: &DelegationAddArgs) -> Result<String> {
+    let role = delegation_role(&a.role)?;
+    let mut paths = a.paths.clone();
+    if a.all_paths
+        || paths
+            .as_ref()
+            .is_some_and(|p| p.iter().any(String::is_empty))
+    {
+        paths = Some(vec![String::new()]);
+    }
+    if a.keys.is_empty() && paths.is_none() && a.threshold.is_none() {
+        return Err(Fatal("must specify the Global Unique Name and the role of the delegation along with the public key certificate paths and/or a list of paths to add".to_owned()));
+    }
+    let now = signet_service::Clock::system().now();
+    let keys = a
+        .keys
+        .iter()
+        .map(|f| read_public_key(f, now))
+        .collect::<Result<Vec<_>>>()?;
+    let ids: Vec<String> = keys.iter().map(|k| k.canonical_id().to_string()).collect();
+    let threshold = a.threshold.map_or(0, i64::from);
+    if !keys.is_empty() || threshold > 0 {
+        let data = DelegationData {
+            new_threshold: threshold.max(1),
+            add_keys: keys,
+            ..DelegationData::default()
+        };
+        stage_one(
+            settings,
+            &a.gun,
+            &Change::delegation(ACTION_CREATE, role.as_str(), Some(&data)),
+        )?;
+    }
+    if let Some(p) = &paths {
+        let data = DelegationData {
+            add_paths: p.clone(),
+            ..DelegationData::default()
+        };
+        stage_one(
+            settings,
+            &a.gun,
+            &Change::delegation(ACTION_CREATE, role.as_str(), Some(&data)),
+        )?;
+    }
+    if threshold > 0 {
+        let data = DelegationData {
+            new_threshold: threshold,
+            ..DelegationData::default()
+        };
+        stage_one(
+            settings,
+            &a.gun,
+            &Change::delegation(ACTION_UPDATE, role.as_str(), Some(&data)),
+        )?;
+    }
+    let mut items = String::new();
+    if !ids.is_empty() {
+        items.push_str(&format!("with keys [{}], ", ids.join(" ")));
+    }
+    if let Some(p) = &paths {
+        items.push_str(&format!("with paths [{}], ", pretty_paths(p)));
+    }
+    if threshold > 0 {
+        items.push_str(&format!("with threshold {threshold}, "));
+    }
+    Ok(format!(
+        "\nAddition of delegation role {role} {items}to repository \"{}\" staged for next publish.\n\n",
+        a.gun
+    ))
+}
+
+/// `delegation remove`: keys and/or paths, or the whole delegation after confirmation.
+fn delegation_remove(settings: &Settings, a: &DelegationRemoveArgs) -> Result<String> {
+    let role = delegation_role(&a.role)?;
+    let remove_all = a.key_ids.is_empty() && a.paths.is_none() && !a.all_paths;
+    let paths = if a.all_paths { None } else { a.paths.clone() };
+    let mut out = String::new();
+    if remove_all {
+        out.push_str("\nAre you sure you want to remove all data for this delegation? (yes/no)\n");
+        if a.yes {
+            out.push_str("Confirmed `yes` from flag\n");
+        } else {
+            print!("{out}");
+            out.clear();
+            let _ = std::io::stdout().flush();
+            if !ask_confirm() {
+                return Err(Fatal("Aborting action.".to_owned()));
+            }
+        }
+        stage_one(
+            settings,
+            &a.gun,
+            &Change::delegation(ACTION_DELETE, role.as_str(), None),
+        )?;
+        out.push_str(&format!(
+            "\nForced removal (including all keys and paths) of delegation role {role} to repository \"{}\" staged for next publish.\n\n",
+            a.gun
+        ));
+        return Ok(out);
+    }
+    if a.all_paths {
+        let data = DelegationData {
+            clear_all_paths: true,
+            ..DelegationData::default()
+        };
+        stage_one(
+            settings,
+            &a.gun,
+            &Change::delegation(ACTION_UPDATE, role.as_str(), Some(&data)),
+        )?;
+    }
+    if let Some(p) = paths.as_ref().filter(|p| !p.is_empty()) {
+        let data = DelegationData {
+            remove_paths: p.clone(),
+            ..DelegationData::default()
+        };
+        stage_one(
+            settings,
+            &a.gun,
+            &Change::delegation(ACTION_UPDATE, role.as_str(), Some(&data)),
+        )?;
+    }
+    if !a.key_ids.is_empty() {
+        let data = DelegationData {
+            remove_keys: a.key_ids.clone(),
+            ..DelegationData::default()
+        };
+        stage_one(
+            settings,
+            &a.gun,
+            &Change::delegation(ACTION_UPDATE, role.as_str(), Some(&data)),
+        )?;
+    }
+    let mut items = String::new();
+    if !a.key_ids.is_empty() {
+        items.push_str(&format!("with keys [{}], ", a.key_ids.join(" ")));
+    }
+    if a.all_paths {
+        items.push_str("with all paths, ");
+    }
+    if let Some(p) = &paths {
+        items.push_str(&format!("with paths [{}], ", pretty_paths(p)));
+    }
+    out.push_str(&format!(
+        "\nRemoval of delegation role {role} {items}to repository \"{}\" staged for next publish.\n\n",
+        a.gun
+    ));
+    Ok(out)
+}
+
+/// notary's `askConfirm`: a line from standard input, `y`/`yes` in any case.
+fn ask_confirm() -> bool {
+    let mut line = String::new();
+    if std::io::stdin().read_line(&mut line).is_err() {
+        return false;
+    }
+    matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+/// `key rotate GUN ROLE [-r] [-y] [--pubkey F…] [--threshold N] [--export FILE]`.
+pub(crate) fn rotate(global: &GlobalOpts, r: &crate::key::Rotation<'_>) -> Result<()> {
+    let settings = settings(global)?;
+    let gun = r.gun;
+    let role = RoleName::parse(r.role)
+        .ok()
+        .filter(|x| !x.is_delegation())
+        .ok_or_else(|| {
+            Fatal(format!(
+                "{} is not a base role (root, targets, snapshot or timestamp)",
+                r.role
+            ))
+        })?;
+    let now = signet_service::Clock::system().now();
+    let keys = r
+        .pubkeys
+        .iter()
+        .map(|f| read_public_key(f, now))
+        .collect::<Result<Vec<_>>>()?;
+    if role == RoleName::root() {
+        print!(
+            "Warning: you are about to rotate your root key.\n\nYou must use your old key to sign this root rotation.\nAre you sure you want to proceed?  (yes/no)  "
+        );
+        let _ = std::io::stdout().flush();
+        if r.yes {
+            println!();
+        } else if !ask_confirm() {
+            println!("\nAborting action.");
+            return Ok(());
+        }
+    }
+    let publisher = publisher(&settings, gun)?;
+    let rt = runtime()?;
+    let entry = rt
+        .block_on(publisher.rotation(
+            gun,
+            &role,
+            r.server_managed,
+            keys,
+            r.threshold.map_or(0, i64::from),
+        ))
+        .map_err(|e| fatal(&settings, e))?;
+    if let Some(file) = r.export {
+        let (bundle, status) = rt
+            .block_on(publisher.export_changes(gun, std::slice::from_ref(&entry)))
+            .map_err(|e| fatal(&settings, e))?;
+        write_bundle(file, &bundle)?;
+        print!(
+            "Wrote the rotation of the {role} key of {gun} to {} for the other key holders:\n{}",
+            file.display(),
+            bundle::render_status(&status)
+        );
+        return Ok(());
+    }
+    rt.block_on(publisher.publish_changes(gun, std::slice::from_ref(&entry)))
+        .map_err(|e| fatal(&settings, e))?;
+    println!("Successfully rotated {role} key for repository {gun}");
+    Ok(())
+}
+
+/// A public key from a PEM file (certificate or PUBLIC KEY), as `delegation add` reads
+/// them.
+fn read_public_key(f: &Path, now: signet_core::UnixTime) -> Result<signet_core::PublicKey> {
+    let bytes = std::fs::read(f).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Fatal(format!(
+                "file for public key does not exist: {}",
+                f.display()
+            ))
+        } else {
+            Fatal(format!(
+                "unable to read public key from file: {}",
+                f.display()
+            ))
+        }
+    })?;
+    signet_core::PublicKey::from_pem(&bytes, now).map_err(|e| {
+        Fatal(format!(
+            "unable to parse valid public key certificate from PEM file {}: {e}",
+            f.display()
+        ))
+    })
+}
+
+/// Writes a bundle file (0600, through a temporary file).
+fn write_bundle(path: &Path, bundle: &bundle::Bundle) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    write_private(&tmp, &bundle.to_bytes())
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| Fatal(format!("{}: {e}", path.display())))
+}
+
+fn read_bundle(path: &Path) -> Result<bundle::Bundle> {
+    let bytes = std::fs::read(path).map_err(|e| Fatal(format!("{}: {e}", path.display())))?;
+    bundle::Bundle::from_bytes(&bytes).map_err(|e| Fatal(format!("{}: {e}", path.display())))
+}
+
+/// `bundle sign FILE` / `bundle status FILE`.
+fn bundle_cmd(settings: &Settings, cmd: BundleCommand) -> Result<String> {
+    let (file, sign) = match &cmd {
+        BundleCommand::Sign(a) => (&a.file, true),
+        BundleCommand::Status(a) => (&a.file, false),
+    };
+    let bundle = read_bundle(file)?;
+    let publisher = publisher(settings, &bundle.gun)?;
+    let rt = runtime()?;
+    if !sign {
+        let status = rt
+            .block_on(publisher.bundle_status(&bundle))
+            .map_err(|e| fatal(settings, e))?;
+        return Ok(format!(
+            "Update of {}:\n{}",
+            bundle.gun,
+            bundle::render_status(&status)
+        ));
+    }
+    let (signed, status, added) = rt
+        .block_on(publisher.cosign(&bundle))
+        .map_err(|e| fatal(settings, e))?;
+    if added == 0 {
+        return Err(Fatal(format!(
+            "none of the keys here signs what {} still lacks:\n{}",
+            file.display(),
+            bundle::render_status(&status)
+        )));
+    }
+    write_bundle(file, &signed)?;
+    Ok(format!(
+        "Added {added} signature(s) to {}:\n{}",
+        file.display(),
+        bundle::render_status(&status)
+    ))
 }

@@ -83,6 +83,47 @@ impl TrustDirCache {
         path.set_extension("json");
         Ok(path)
     }
+
+    /// Forgets everything cached for `gun` but its root: what a repository re-created
+    /// under the same root (after the server lost or deleted it) starts from, since the old
+    /// incarnation's versions no longer apply.
+    pub fn forget_all_but_root(&self, gun: &str) -> Result<(), ClientError> {
+        let root = self.path(gun, &RoleName::root())?;
+        let Some(dir) = root.parent() else {
+            return Ok(());
+        };
+        let rd = match std::fs::read_dir(dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(cache_err(gun, dir, &e)),
+        };
+        for entry in rd {
+            let entry = entry.map_err(|e| cache_err(gun, dir, &e))?;
+            let path = entry.path();
+            if path == root {
+                continue;
+            }
+            let removed = if entry
+                .file_type()
+                .map_err(|e| cache_err(gun, &path, &e))?
+                .is_dir()
+            {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            removed.map_err(|e| cache_err(gun, &path, &e))?;
+        }
+        Ok(())
+    }
+}
+
+fn cache_err(gun: &str, path: &Path, e: &std::io::Error) -> ClientError {
+    ClientError::Cache {
+        gun: gun.to_owned(),
+        role: "*".to_owned(),
+        reason: format!("{}: {e}", path.display()),
+    }
 }
 
 /// Refuses GUNs that would leave the trust directory or make ambiguous paths.

@@ -152,7 +152,156 @@ impl TargetMeta {
     }
 }
 
+/// The payload of a `delegation` change: notary's `TUFDelegation`, fields in Go's order,
+/// empty ones omitted. Key IDs to remove are canonical IDs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DelegationData {
+    /// Renames the role (notary defines it; nothing uses it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub new_name: String,
+    /// The role's threshold: used when the role is created, and (an extension notary never
+    /// writes) to change an existing role's threshold in an `update`.
+    #[serde(rename = "threshold", default, skip_serializing_if = "is_zero")]
+    pub new_threshold: i64,
+    /// Keys to add (the role lists their TUF IDs).
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_vec"
+    )]
+    pub add_keys: Vec<signet_core::PublicKey>,
+    /// Canonical IDs of keys to remove.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_vec"
+    )]
+    pub remove_keys: Vec<String>,
+    /// Path prefixes to add.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_vec"
+    )]
+    pub add_paths: Vec<String>,
+    /// Path prefixes to remove.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_vec"
+    )]
+    pub remove_paths: Vec<String>,
+    /// Removes every path before adding.
+    #[serde(
+        rename = "clear_paths",
+        default,
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub clear_all_paths: bool,
+}
+
+/// The payload of a root `role` change: notary's `TUFRootData`, the keys that replace a
+/// base role's keys.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RootRoleData {
+    /// The new keys.
+    #[serde(default, deserialize_with = "null_vec")]
+    pub keys: Vec<signet_core::PublicKey>,
+    /// The base role (`root`, `targets`, `snapshot` or `timestamp`).
+    pub role: String,
+    /// The role's new threshold (a Signet extension; absent or 0: unchanged).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub threshold: i64,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+fn null_vec<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// JSON of a change payload as Go's `json.Marshal` lays it out (struct field order,
+/// `<`, `>`, `&` escaped).
+#[allow(clippy::disallowed_methods)] // a changelist payload: Go's json.Marshal order, never signed
+fn go_json<T: Serialize>(value: &T) -> Vec<u8> {
+    let json = serde_json::to_vec(value).unwrap_or_default();
+    signet_core::canonical::go_html_escape(&json)
+}
+
+impl DelegationData {
+    /// The payload bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        go_json(self)
+    }
+
+    /// Reads a staged payload.
+    pub fn from_bytes(data: &[u8]) -> Result<Self, String> {
+        serde_json::from_slice(data).map_err(|e| format!("invalid delegation change: {e}"))
+    }
+}
+
+impl RootRoleData {
+    /// The payload bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        go_json(self)
+    }
+
+    /// Reads a staged payload.
+    pub fn from_bytes(data: &[u8]) -> Result<Self, String> {
+        serde_json::from_slice(data).map_err(|e| format!("invalid root role change: {e}"))
+    }
+}
+
+/// The scope of a change that applies to every delegation (`delegation purge`).
+pub const SCOPE_ALL_DELEGATIONS: &str = "targets/*";
+
 impl Change {
+    /// A `delegation` change of `role` (path empty, as notary writes it).
+    pub fn delegation(action: &str, role: &str, data: Option<&DelegationData>) -> Self {
+        Self {
+            action: action.to_owned(),
+            role: role.to_owned(),
+            change_type: TYPE_DELEGATION.to_owned(),
+            path: String::new(),
+            data: data.map(DelegationData::to_bytes),
+        }
+    }
+
+    /// A root change replacing the keys of base role `role` (and, if not 0, its
+    /// threshold).
+    pub fn root_role_keys(role: &str, keys: Vec<signet_core::PublicKey>, threshold: i64) -> Self {
+        let data = RootRoleData {
+            keys,
+            role: role.to_owned(),
+            threshold,
+        };
+        Self {
+            action: ACTION_CREATE.to_owned(),
+            role: "root".to_owned(),
+            change_type: TYPE_ROLE.to_owned(),
+            path: String::new(),
+            data: Some(data.to_bytes()),
+        }
+    }
+
+    /// `witness`: re-sign `role` as it is.
+    pub fn witness(role: &str) -> Self {
+        Self {
+            action: ACTION_UPDATE.to_owned(),
+            role: role.to_owned(),
+            change_type: TYPE_WITNESS.to_owned(),
+            path: String::new(),
+            data: None,
+        }
+    }
+
     /// `add`/`addhash`: create `name` in `role`.
     pub fn add_target(role: &str, name: &str, meta: &TargetMeta) -> Self {
         Self {

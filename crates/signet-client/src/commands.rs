@@ -20,15 +20,15 @@ use crate::tabwriter;
 use crate::{VerifiedRepository, VerifiedTarget, target};
 
 /// A role reached in a walk, with its effective (restricted) paths.
-struct Visit<'a> {
-    role: RoleName,
-    doc: &'a Targets,
-    paths: Vec<String>,
+pub(crate) struct Visit<'a> {
+    pub(crate) role: RoleName,
+    pub(crate) doc: &'a Targets,
+    pub(crate) paths: Vec<String>,
 }
 
 /// Notary's `WalkTargets(target_path, role_path, skip)`: the roles visited, in order.
 /// `target_path` empty: every role; `role_path` `None`: the whole tree.
-fn walk<'a>(
+pub(crate) fn walk<'a>(
     repo: &'a VerifiedRepository,
     target_path: &str,
     role_path: Option<&RoleName>,

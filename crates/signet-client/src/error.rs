@@ -108,6 +108,23 @@ pub enum ClientError {
         /// What went wrong.
         reason: String,
     },
+    /// The server answered a write (update, key rotation, deletion) with an error; nothing
+    /// changed on the server. `message` is the server's reason in notary's wording.
+    #[error("{gun}: the server refused the request (HTTP {status}): {message}")]
+    Refused {
+        /// The repository.
+        gun: String,
+        /// The HTTP status.
+        status: u16,
+        /// Why, as notary's client words it.
+        message: String,
+    },
+    /// A k-of-n bundle file is unreadable or does not fit the repository.
+    #[error("bundle: {reason}")]
+    Bundle {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The GUN cannot be used in a URL or cache path.
     #[error("invalid GUN {gun:?}: {reason}")]
     InvalidGun {

@@ -26,13 +26,17 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod apply;
+pub mod bundle;
 mod cache;
 pub mod changelist;
 pub mod commands;
 pub mod config;
+pub mod docker;
 mod error;
 pub mod keys;
 pub mod publish;
+pub mod registry;
 mod tabwriter;
 mod transport;
 
@@ -41,12 +45,12 @@ use std::sync::Arc;
 
 use signet_core::encoding::hex_encode;
 use signet_core::trusted::{KnownVersions, TrustedRoot, TrustedTargets};
-use signet_core::{KeyId, RingVerifier, RoleName, VerifyError};
+use signet_core::{KeyId, RingVerifier, RoleName, Signed, Targets, VerifyError};
 
 pub use cache::{Cache, MemoryCache, TrustDirCache};
 pub use error::ClientError;
 pub use signet_core::trusted::{Limits, Pinning};
-pub use transport::{Access, Credentials, Transport, TransportConfig};
+pub use transport::{Access, Challenge, Credentials, Transport, TransportConfig, parse_challenge};
 
 use transport::Fetched;
 
@@ -98,6 +102,9 @@ pub struct VerifiedRepository {
     pub first_use_key_ids: Option<Vec<KeyId>>,
     /// Delegations skipped because their signatures were below threshold or expired.
     pub skipped: Vec<(RoleName, VerifyError)>,
+    /// The skipped delegations' documents (their bytes match the snapshot; only their
+    /// signatures or expiry failed): what `witness` re-signs to bring them back.
+    pub invalid: BTreeMap<RoleName, Signed<Targets>>,
     /// The verified chain (all documents, with their exact bytes).
     pub chain: TrustedTargets,
 }
@@ -231,7 +238,7 @@ impl Client {
                         let bytes = self
                             .fetch(gun, &RoleName::root(), &url, self.limits.root)
                             .await?;
-                        let step = signet_core::Signed::<signet_core::Root>::from_bytes(&bytes)
+                        let step = Signed::<signet_core::Root>::from_bytes(&bytes)
                             .map(|r| r.version())
                             .unwrap_or(0);
                         if step != version {
@@ -290,6 +297,7 @@ impl Client {
             .map_err(|e| ClientError::rejected(gun, targets_url.as_deref(), e))?;
 
         let mut skipped = Vec::new();
+        let mut invalid = BTreeMap::new();
         let mut skip = BTreeSet::new();
         while let Some(role) = chain.pending_delegations(&skip).into_iter().next() {
             let Some(meta) = chain.meta(&role) else { break };
@@ -299,6 +307,11 @@ impl Client {
                 Err(e @ (VerifyError::Expired { .. } | VerifyError::ThresholdNotMet { .. })) => {
                     tracing::warn!(%gun, %role, error = %e, "skipping invalid delegation");
                     skip.insert(role.clone());
+                    // Listed in the snapshot with these exact bytes (checked before the
+                    // signatures), so the content is the repository's own.
+                    if let Ok(doc) = Signed::<Targets>::from_bytes(&bytes) {
+                        invalid.insert(role.clone(), doc);
+                    }
                     skipped.push((role, e));
                 }
                 Err(e) => return Err(ClientError::rejected(gun, url.as_deref(), e)),
@@ -330,6 +343,7 @@ impl Client {
             targets,
             first_use_key_ids,
             skipped,
+            invalid,
             chain,
         })
     }
@@ -345,7 +359,7 @@ impl Client {
             RoleName::targets(),
         ];
         if let Some(snap) = self.cache.load(gun, &RoleName::snapshot())?
-            && let Ok(snap) = signet_core::Signed::<signet_core::Snapshot>::from_bytes(&snap)
+            && let Ok(snap) = Signed::<signet_core::Snapshot>::from_bytes(&snap)
         {
             roles.extend(
                 snap.signed

@@ -1,6 +1,7 @@
 //! The column layout of Go's `text/tabwriter` as the notary CLI configures it
-//! (`minwidth 4, tabwidth 4, padding 4, padchar ' ', flags 0`), so tables come out byte for
-//! byte as notary prints them.
+//! (`minwidth 4, tabwidth 4, padding 4, padchar ' ', flags 0`) and as the docker CLI's
+//! formatter does (`minwidth 10, padding 3`), so tables come out byte for byte as they
+//! print them.
 //!
 //! The rules (from Go's documentation): a cell is text terminated by a tab; the text after a
 //! line's last tab is not a cell and is never padded. A *column block* is a run of
@@ -14,12 +15,19 @@ const PADDING: usize = 4;
 /// Lays out `text` (lines separated by `\n`, cells by `\t`) as Go's tabwriter does with
 /// notary's settings.
 pub(crate) fn format(text: &str) -> String {
+    format_with(text, MIN_WIDTH, PADDING)
+}
+
+/// The same layout with another minimum cell width and padding (the docker CLI's tables
+/// use `minwidth 10, padding 3`).
+pub(crate) fn format_with(text: &str, min_width: usize, padding: usize) -> String {
     let ends_with_newline = text.ends_with('\n');
     let body = text.strip_suffix('\n').unwrap_or(text);
     let lines: Vec<Vec<&str>> = body.split('\n').map(|l| l.split('\t').collect()).collect();
     let mut out = String::with_capacity(text.len() * 2);
     let mut widths = Vec::new();
-    layout(&lines, 0, lines.len(), &mut widths, &mut out);
+    let cfg = (min_width, padding);
+    layout(&lines, 0, lines.len(), cfg, &mut widths, &mut out);
     if !ends_with_newline {
         out.pop();
     }
@@ -31,6 +39,7 @@ fn layout(
     lines: &[Vec<&str>],
     start: usize,
     end: usize,
+    cfg: (usize, usize),
     widths: &mut Vec<usize>,
     out: &mut String,
 ) {
@@ -45,13 +54,13 @@ fn layout(
         }
         write_lines(lines, line0, this, widths, out);
         line0 = this;
-        let mut width = MIN_WIDTH;
+        let mut width = cfg.0;
         while this < end && column + 1 < lines[this].len() {
-            width = width.max(lines[this][column].chars().count() + PADDING);
+            width = width.max(lines[this][column].chars().count() + cfg.1);
             this += 1;
         }
         widths.push(width);
-        layout(lines, line0, this, widths, out);
+        layout(lines, line0, this, cfg, widths, out);
         widths.pop();
         line0 = this;
     }

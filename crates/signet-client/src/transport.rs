@@ -22,6 +22,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::error::ClientError;
+use crate::registry::is_loopback_host;
 
 /// How to reach a Notary v1 server.
 #[derive(Clone, Debug)]
@@ -156,11 +157,9 @@ impl Transport {
             reason,
         };
         let base = config.server.trim_end_matches('/').to_owned();
-        let loopback_http = base.strip_prefix("http://").is_some_and(|rest| {
-            ["127.0.0.1:", "[::1]:", "localhost:"]
-                .iter()
-                .any(|p| rest.starts_with(p))
-        });
+        let loopback_http = base
+            .strip_prefix("http://")
+            .is_some_and(|rest| is_loopback_host(rest.split('/').next().unwrap_or_default()));
         if !base.starts_with("https://") && !loopback_http {
             return Err(err(
                 None,
@@ -231,6 +230,11 @@ impl Transport {
     /// The server's base URL.
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// The configured HTTP client (for the registry API, which shares this set-up).
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     /// The URL of a metadata file: `<server>/v2/<gun>/_trust/tuf/<file>`.
@@ -319,17 +323,9 @@ impl Transport {
     /// cannot be had (the caller then reports the 401).
     async fn fetch_token(&self, challenge: &Challenge, scope: &str) -> Option<String> {
         let realm = challenge.params.get("realm")?;
-        let loopback_http = realm.strip_prefix("http://").is_some_and(|rest| {
-            [
-                "127.0.0.1:",
-                "[::1]:",
-                "localhost:",
-                "127.0.0.1/",
-                "localhost/",
-            ]
-            .iter()
-            .any(|p| rest.starts_with(p))
-        });
+        let loopback_http = realm
+            .strip_prefix("http://")
+            .is_some_and(|rest| is_loopback_host(rest.split('/').next().unwrap_or_default()));
         if !realm.starts_with("https://") && !loopback_http {
             tracing::warn!(%realm, "refusing a token realm that is not https");
             return None;
@@ -372,13 +368,16 @@ const TOKEN_LIMIT: usize = 1 << 20;
 
 /// A parsed `WWW-Authenticate` challenge: the scheme (lower case) and its parameters.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Challenge {
-    pub(crate) scheme: String,
-    pub(crate) params: HashMap<String, String>,
+pub struct Challenge {
+    /// The scheme, lower case (`bearer`, `basic`).
+    pub scheme: String,
+    /// The parameters by lower-case name (`realm`, `service`, `scope`), values unquoted.
+    pub params: HashMap<String, String>,
 }
 
-/// Parses `Scheme k="v", k2=v2` (quoted values may contain `\"` and commas).
-pub(crate) fn parse_challenge(header: &str) -> Option<Challenge> {
+/// Parses `Scheme k="v", k2=v2` (quoted values may contain `\"` and commas); `None` if the
+/// header is malformed.
+pub fn parse_challenge(header: &str) -> Option<Challenge> {
     let header = header.trim();
     let (scheme, mut rest) = header
         .split_once(char::is_whitespace)
@@ -535,6 +534,50 @@ impl Transport {
             body.extend_from_slice(&chunk);
         }
         Ok(Fetched::Body(body))
+    }
+
+    /// `POST <gun>/_trust/tuf/<role>.key`: asks the server to make a new key for `role`
+    /// (timestamp or snapshot) and answers with its public part.
+    pub(crate) async fn rotate_key(
+        &self,
+        gun: &str,
+        role: &str,
+    ) -> Result<Fetched, reqwest::Error> {
+        let url = self.url(gun, &format!("{role}.key"));
+        let mut resp = self
+            .send(gun, Access::Write, || self.http.post(&url))
+            .await?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            return Ok(Fetched::Status(status));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await? {
+            if u64::try_from(body.len() + chunk.len()).unwrap_or(u64::MAX) > KEY_LIMIT {
+                return Ok(Fetched::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Fetched::Body(body))
+    }
+
+    /// `DELETE <gun>/_trust/tuf/`: removes the repository's trust data from the server
+    /// (needs `*` access).
+    pub(crate) async fn delete_gun(&self, gun: &str) -> Result<Answer, reqwest::Error> {
+        let url = format!("{}/v2/{gun}/_trust/tuf/", self.base);
+        let mut resp = self
+            .send(gun, Access::Admin, || self.http.delete(&url))
+            .await?;
+        let status = resp.status().as_u16();
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await? {
+            body.extend_from_slice(&chunk);
+            if body.len() >= 1024 {
+                body.truncate(1024);
+                break;
+            }
+        }
+        Ok(Answer { status, body })
     }
 
     /// `POST <gun>/_trust/tuf/` with one multipart part per file, as the Go client lays it

@@ -219,6 +219,40 @@ impl PublicKey {
         Self::new(keytype, pem.into_bytes())
     }
 
+    /// A public key from a PEM file, as notary's `delegation add` reads it: a
+    /// `CERTIFICATE` (valid at `now`; an X.509 key) or a `PUBLIC KEY` (ECDSA or RSA
+    /// SubjectPublicKeyInfo; a plain key). The first PEM block is used.
+    pub fn from_pem(pem: &[u8], now: UnixTime) -> Result<Self, String> {
+        let blocks = pem_decode_all(pem).ok_or("malformed PEM")?;
+        let block = blocks.first().ok_or("no PEM block found")?;
+        let key = match block.label.as_str() {
+            "CERTIFICATE" => {
+                parse_cert(&block.contents)?.validate(Some(now))?;
+                Self::from_cert_chain(std::slice::from_ref(&block.contents))
+            }
+            "PUBLIC KEY" => {
+                let spki = SubjectPublicKeyInfoRef::try_from(block.contents.as_slice())
+                    .map_err(|_| "public key is not a DER SubjectPublicKeyInfo")?;
+                let keytype = if spki.algorithm.oid == OID_EC_PUBLIC_KEY {
+                    KeyType::Ecdsa
+                } else if spki.algorithm.oid == OID_RSA {
+                    KeyType::Rsa
+                } else {
+                    return Err(format!(
+                        "unsupported public key algorithm {}",
+                        spki.algorithm.oid
+                    ));
+                };
+                Self::new(keytype, block.contents.clone())
+            }
+            other => return Err(format!("unsupported PEM block {other:?}")),
+        };
+        if let KeyMaterial::Unusable(why) = key.material() {
+            return Err(why.clone());
+        }
+        Ok(key)
+    }
+
     /// The key's type.
     pub fn keytype(&self) -> &KeyType {
         &self.keytype

@@ -518,6 +518,24 @@ impl<T: Role> Signed<T> {
     pub fn expires(&self) -> &Expires {
         self.signed.expires()
     }
+
+    /// This document with `more` signatures after its own, the signed part unchanged (what
+    /// a co-signer of a role with a threshold above 1 adds). The bytes are laid out as
+    /// [`Unsigned::assemble`] lays them out.
+    #[must_use]
+    pub fn with_signatures(&self, more: &[Signature]) -> Self
+    where
+        T: Clone,
+    {
+        let mut signatures = self.signatures.clone();
+        signatures.extend_from_slice(more);
+        Self {
+            signed: self.signed.clone(),
+            bytes: assemble_bytes(&self.canonical, &signatures),
+            signatures,
+            canonical: self.canonical.clone(),
+        }
+    }
 }
 
 /// A role's `signed` part, encoded canonically and awaiting signatures: payload out,
@@ -568,31 +586,36 @@ impl<T: Role> Unsigned<T> {
 
     /// The file bytes: `{"signed":…,"signatures":[…]}` exactly as Go Notary lays them out.
     pub fn assemble(self, signatures: &[Signature]) -> Signed<T> {
-        let mut out = Vec::with_capacity(self.canonical.len() + 128 * (signatures.len() + 1));
-        out.extend_from_slice(b"{\"signed\":");
-        out.extend_from_slice(&go_html_escape(&self.canonical));
-        out.extend_from_slice(b",\"signatures\":[");
-        for (i, s) in signatures.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            // Key IDs, methods and base64 need no escaping beyond serde_json's.
-            out.extend_from_slice(b"{\"keyid\":");
-            out.extend_from_slice(&json_string(s.keyid.as_str()));
-            out.extend_from_slice(b",\"method\":");
-            out.extend_from_slice(&json_string(&s.method));
-            out.extend_from_slice(b",\"sig\":\"");
-            out.extend_from_slice(b64_encode(&s.sig.0).as_bytes());
-            out.extend_from_slice(b"\"}");
-        }
-        out.extend_from_slice(b"]}");
         Signed {
             signed: self.signed,
             signatures: signatures.to_vec(),
+            bytes: assemble_bytes(&self.canonical, signatures),
             canonical: self.canonical,
-            bytes: out,
         }
     }
+}
+
+/// `{"signed":<canonical>,"signatures":[…]}` as Go Notary lays it out.
+fn assemble_bytes(canonical: &[u8], signatures: &[Signature]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(canonical.len() + 128 * (signatures.len() + 1));
+    out.extend_from_slice(b"{\"signed\":");
+    out.extend_from_slice(&go_html_escape(canonical));
+    out.extend_from_slice(b",\"signatures\":[");
+    for (i, s) in signatures.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        // Key IDs, methods and base64 need no escaping beyond serde_json's.
+        out.extend_from_slice(b"{\"keyid\":");
+        out.extend_from_slice(&json_string(s.keyid.as_str()));
+        out.extend_from_slice(b",\"method\":");
+        out.extend_from_slice(&json_string(&s.method));
+        out.extend_from_slice(b",\"sig\":\"");
+        out.extend_from_slice(b64_encode(&s.sig.0).as_bytes());
+        out.extend_from_slice(b"\"}");
+    }
+    out.extend_from_slice(b"]}");
+    out
 }
 
 // The signatures list is outside the signed part: a plain JSON string is what Go writes there.

@@ -2,7 +2,9 @@
 //! (`docker trust key generate`, `signer add/remove`, `inspect [--pretty]`, `revoke`, plus a tag
 //! signed into `targets/releases` and `targets/alice` with the Go `notary` CLI, and the removal
 //! of a repository's last signer, after which the client uploads `"keyids":null`) must print
-//! the same normalized transcript against `signet server` as against the Go notary-server.
+//! the same normalized transcript against `signet server` as against the Go notary-server;
+//! and the same scenario with `signet trust` in place of `docker trust` must print docker's
+//! transcript (warnings aside) but for one documented difference.
 //!
 //! Needs:
 //! * the peers: `scripts/peers/up.sh` (the Go notary-server in any mode, and docker-registry
@@ -51,11 +53,17 @@ fn fresh_artifact_dir(test: &str) -> PathBuf {
 /// Runs `docker-trust.sh SERVER CA dir/<label> <unique prefix>` and returns the transcript.
 /// Panics if the harness itself broke (exit != 0: missing tool, registry down, ...).
 fn scenario(label: &str, url: &str, ca: &Path, dir: &Path) -> String {
+    scenario_with(label, url, ca, dir, &[])
+}
+
+/// [`scenario`] with extra environment (`TRUST_CLI`, `STRIP_WARNINGS`).
+fn scenario_with(label: &str, url: &str, ca: &Path, dir: &Path, env: &[(&str, &str)]) -> String {
     let script = script();
     assert!(script.is_file(), "{} is missing", script.display());
     // image 127.0.0.1:5000/<prefix>/app; the prefix is normalized to REPO in the transcript
     let prefix = format!("it-{}", util::random_hex(6));
     let out = Command::new("bash")
+        .envs(env.iter().copied())
         .arg(&script)
         .arg(url)
         .arg(ca)
@@ -166,4 +174,99 @@ fn docker_trust_transcript_is_deterministic_on_go_server() {
             expected_path.display()
         );
     }
+}
+
+/// The scenario with `signet trust` in place of `docker trust` (warnings stripped from
+/// both, as the clients word them differently) must print docker's transcript but for
+/// one documented difference: docker CLI 27 and 28 do not remove a signer that is not
+/// the last one of `targets/releases` (`maybePromptForSignerRemoval` returns false, a
+/// regression from 20.10), so `signer remove -f bob` is a silent no-op there. Signet
+/// removes bob, as asked (and as docker 20.10 did), so bob is gone from the two inspects
+/// after the removals.
+fn expected_from_docker(docker: &str) -> String {
+    let edits: [(&str, &str, &str); 3] = [
+        (
+            "== signer-remove-bob-force\n",
+            "Removing signer \"bob\" from 127.0.0.1:5000/REPO/app...\n",
+            "Removing signer \"bob\" from 127.0.0.1:5000/REPO/app...\nSuccessfully removed bob from 127.0.0.1:5000/REPO/app\n\n",
+        ),
+        (
+            "== inspect-after-remove\n",
+            "        \"Signers\": [\n            {\n                \"Name\": \"bob\",\n                \"Keys\": [\n                    {\n                        \"ID\": \"KEYID1\"\n                    }\n                ]\n            }\n        ],\n",
+            "        \"Signers\": [],\n",
+        ),
+        (
+            "== inspect-pretty-after-remove\n",
+            "\nList of signers and their keys for 127.0.0.1:5000/REPO/app\n\nSIGNER    KEYS\nbob       KEYID1[:12]\n",
+            "",
+        ),
+    ];
+    let mut out = docker.to_owned();
+    for (block, from, to) in edits {
+        let start = out
+            .find(block)
+            .unwrap_or_else(|| panic!("docker's transcript has no block {block:?}:\n{docker}"));
+        let end = out[start + block.len()..]
+            .find("\n== ")
+            .map_or(out.len(), |i| start + block.len() + i + 1);
+        let body = &out[start..end];
+        assert_eq!(
+            body.matches(from).count(),
+            1,
+            "docker's {block:?} block changed shape (expected {from:?} once):\n{body}"
+        );
+        let edited = body.replacen(from, to, 1);
+        out.replace_range(start..end, &edited);
+    }
+    out
+}
+
+fn assert_signet_trust_matches_docker(test: &str, url: &str, ca: &Path) {
+    let dir = fresh_artifact_dir(test);
+    let signet = util::signet_binary();
+    let signet = signet.to_string_lossy().into_owned();
+    let (docker, ours) = util::in_parallel(
+        || scenario_with("docker", url, ca, &dir, &[("STRIP_WARNINGS", "1")]),
+        || {
+            scenario_with(
+                "signet",
+                url,
+                ca,
+                &dir,
+                &[("STRIP_WARNINGS", "1"), ("TRUST_CLI", &signet)],
+            )
+        },
+    );
+    check_go_reference(&docker, &dir, "docker");
+    let expected = expected_from_docker(&docker);
+    if expected != ours {
+        let diff = util::unified_diff(&dir, "expected.txt", &expected, "signet.txt", &ours);
+        panic!(
+            "`signet trust` printed something else than `docker trust` in the same scenario \
+             (--- docker's transcript with the documented difference, +++ signet's; raw \
+             transcripts and trust dirs in {dir}/{{docker,signet}}/):\n\n{diff}",
+            dir = dir.display()
+        );
+    }
+}
+
+#[test]
+fn signet_trust_runs_the_docker_trust_scenario_like_docker_on_go_server() {
+    let url = util::go_notary_url();
+    assert_signet_trust_matches_docker(
+        "signet_trust_runs_the_docker_trust_scenario_like_docker_on_go_server",
+        &url,
+        &util::peer_certs().ca,
+    );
+}
+
+#[test]
+fn signet_trust_runs_the_docker_trust_scenario_like_docker_on_signet_server() {
+    util::go_notary_url();
+    let server = SignetServer::start(Db::Sqlite);
+    assert_signet_trust_matches_docker(
+        "signet_trust_runs_the_docker_trust_scenario_like_docker_on_signet_server",
+        server.url(),
+        server.ca(),
+    );
 }

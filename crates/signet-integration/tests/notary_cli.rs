@@ -10,7 +10,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::util::{self, Db, PgDatabase, SignetServer};
+use std::collections::BTreeMap;
+
+use crate::util::{self, CliClient, Db, PgDatabase, SignetServer};
 
 /// Every complete transcript starts with this block (the Go server must get this far).
 const FIRST_BLOCK: &str = "== basic.init-publish\nexit=0\n";
@@ -110,4 +112,181 @@ fn notary_cli_transcript_is_deterministic_on_go_server() {
              tests/interop/notary-cli.sh misses something.\n{diff}"
         );
     }
+}
+
+/// Who runs the steps of the compared run.
+#[derive(Clone, Copy)]
+enum Turns {
+    SignetOnly,
+    SignetFirst,
+    GoFirst,
+}
+
+/// Steps where `signet` deliberately answers differently from the Go client, with what it
+/// prints instead. Both list a repository the server no longer has (deleted with
+/// `delete --remote` from another machine): the Go client falls back to its cache and lists
+/// the stale targets; `signet` believes the server and fails.
+const CLIENT_DIFFERENCES: &[(&str, &str)] = &[
+    (
+        "fail.list-deleted-cached",
+        "exit=1\n\n* fatal: SERVER does not have trust data for PREFIX/interop/main\n",
+    ),
+    (
+        "orphan.list-cached",
+        "exit=1\n\n* fatal: SERVER does not have trust data for PREFIX/interop/orphan\n",
+    ),
+];
+
+/// Steps where the Go client, taking turns with `signet`, prints something else than in a
+/// Go-only run because `signet` ran the step before. The Go client does not cache what it
+/// publishes; `signet` does. So when `signet` published o1 and the server then lost the
+/// repository, the Go client's fallback to its cache lists o1, where in a Go-only run its
+/// cache (from `init`) has no targets.
+const GO_AFTER_SIGNET_DIFFERENCES: &[(&str, &str)] = &[(
+    "orphan.list-cached",
+    "exit=0\n\
+     NAME    DIGEST                                                              SIZE (BYTES)    ROLE\n\
+     ----    ------                                                              ------------    ----\n\
+     o1      258ce3fbb5f9db2ec90fd871c4fa9568db101da4023e2c0e0bcfe03a1ddf2537    18              targets\n",
+)];
+
+/// A transcript's blocks by step name, in order.
+fn steps(transcript: &str) -> Vec<(String, String)> {
+    transcript
+        .split("== ")
+        .filter(|b| !b.is_empty())
+        .map(|b| {
+            let (name, rest) = b.split_once('\n').unwrap_or((b, ""));
+            (name.to_owned(), rest.to_owned())
+        })
+        .collect()
+}
+
+/// `alias notary=signet`: the whole notary scenario (init, add/addhash/remove, delegations
+/// with a certificate key, witness, snapshot/timestamp keys moved to the server, targets and
+/// root key rotation, delete --remote, failures) driven with `signet` as the client prints,
+/// on stdout, what the Go `notary` client prints, step by step, against the same server;
+/// except the documented differences.
+///
+/// With `alternate`, the Go client and `signet` take turns step by step on the same trust
+/// directories: each picks up the metadata cache, keys (root, targets, snapshot, the
+/// delegate's) and staged changes the other left.
+fn assert_client_matches_go(test: &str, url: &str, ca: &Path, turns: Turns) {
+    let dir = fresh_artifact_dir(test);
+    let signet = util::signet_binary();
+    let go_client: &Path = Path::new("notary");
+    let ours_clients: Vec<&Path> = match turns {
+        Turns::SignetOnly => vec![signet.as_path()],
+        Turns::SignetFirst => vec![signet.as_path(), go_client],
+        Turns::GoFirst => vec![go_client, signet.as_path()],
+    };
+    let (go, ours) = util::in_parallel(
+        || {
+            util::run_notary_cli_with(
+                Some(CliClient {
+                    binaries: &[go_client],
+                }),
+                url,
+                ca,
+                &dir.join("go"),
+                &unique_prefix(),
+            )
+        },
+        || {
+            util::run_notary_cli_with(
+                Some(CliClient {
+                    binaries: &ours_clients,
+                }),
+                url,
+                ca,
+                &dir.join("signet"),
+                &unique_prefix(),
+            )
+        },
+    );
+    check_go_reference(&go, &dir);
+    let differences: BTreeMap<&str, &str> = CLIENT_DIFFERENCES.iter().copied().collect();
+    let go_after_signet: BTreeMap<&str, &str> =
+        GO_AFTER_SIGNET_DIFFERENCES.iter().copied().collect();
+    let (go_steps, our_steps) = (steps(&go), steps(&ours));
+    let names = |s: &[(String, String)]| s.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        names(&go_steps),
+        names(&our_steps),
+        "the runs did different steps"
+    );
+    let mut go_expected = String::new();
+    for (i, (name, block)) in go_steps.iter().enumerate() {
+        go_expected.push_str(&format!("== {name}\n"));
+        let by_signet = ours_clients[i % ours_clients.len()] == signet.as_path();
+        let go_in_turns = !by_signet && ours_clients.len() > 1;
+        let different = if by_signet {
+            differences.get(name.as_str())
+        } else {
+            go_after_signet.get(name.as_str()).filter(|_| go_in_turns)
+        };
+        match different {
+            Some(ours) => go_expected.push_str(ours),
+            None => go_expected.push_str(block),
+        }
+    }
+    if go_expected != ours {
+        let diff = util::unified_diff(&dir, "go-adjusted.txt", &go_expected, "signet.txt", &ours);
+        panic!(
+            "with signet as the client, the notary scenario prints something else than the Go \
+             client (---, with the documented differences applied) on stdout.\nTrust dirs and \
+             stderr: {}/{{go,signet}}/\n\n{diff}",
+            dir.display()
+        );
+    }
+}
+
+#[test]
+fn signet_client_matches_go_client_against_go_server() {
+    let url = util::go_notary_url();
+    assert_client_matches_go(
+        "signet_client_matches_go_client_against_go_server",
+        &url,
+        &util::peer_certs().ca,
+        Turns::SignetOnly,
+    );
+}
+
+#[test]
+fn signet_client_matches_go_client_against_signet_server() {
+    util::go_notary_url();
+    let server = SignetServer::start(Db::Sqlite);
+    assert_client_matches_go(
+        "signet_client_matches_go_client_against_signet_server",
+        server.url(),
+        server.ca(),
+        Turns::SignetOnly,
+    );
+}
+
+/// The two clients taking turns on one set of trust directories (every other step, both
+/// orders, so each client runs every step once), each continuing what the other started,
+/// print what the Go client alone prints.
+#[test]
+fn go_and_signet_clients_take_turns_on_shared_trust_dirs() {
+    let url = util::go_notary_url();
+    let ca = util::peer_certs().ca;
+    util::in_parallel(
+        || {
+            assert_client_matches_go(
+                "go_and_signet_clients_take_turns_signet_first",
+                &url,
+                &ca,
+                Turns::SignetFirst,
+            );
+        },
+        || {
+            assert_client_matches_go(
+                "go_and_signet_clients_take_turns_go_first",
+                &url,
+                &ca,
+                Turns::GoFirst,
+            );
+        },
+    );
 }

@@ -24,16 +24,16 @@ use crate::notary_cli::{check_go_reference, fresh_artifact_dir, scenario};
 use crate::util;
 
 const LISTENING_PREFIX: &str = "signet signer listening on ";
-const ALIAS: &str = "timestamp_1";
+pub(crate) const ALIAS: &str = "timestamp_1";
 
 /// A child process killed on drop, with its log file.
-struct Proc {
-    child: Child,
-    log: PathBuf,
+pub(crate) struct Proc {
+    pub(crate) child: Child,
+    pub(crate) log: PathBuf,
 }
 
 impl Proc {
-    fn log_tail(&self) -> String {
+    pub(crate) fn log_tail(&self) -> String {
         let text = fs::read_to_string(&self.log).unwrap_or_default();
         let start = text.len().saturating_sub(6000);
         text.get(start..).unwrap_or(&text).to_owned()
@@ -48,7 +48,16 @@ impl Drop for Proc {
 }
 
 /// Starts `signet signer -c config` and returns it with its port.
-fn start_signer(dir: &Path, config: &Path) -> (Proc, u16) {
+pub(crate) fn start_signer(dir: &Path, config: &Path) -> (Proc, u16) {
+    start_signer_with_env(dir, config, &[])
+}
+
+/// [`start_signer`] with more environment variables (a token's `SOFTHSM2_CONF`, a PIN).
+pub(crate) fn start_signer_with_env(
+    dir: &Path,
+    config: &Path,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> (Proc, u16) {
     let log = dir.join("signet-signer.log");
     let mut child = Command::new(util::signet_binary())
         .args(["signer", "-c"])
@@ -57,6 +66,7 @@ fn start_signer(dir: &Path, config: &Path) -> (Proc, u16) {
             format!("NOTARY_SIGNER_{}", ALIAS.to_uppercase()),
             "signer-alias-passphrase",
         )
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(fs::File::create(&log).expect("signer log"))
@@ -87,7 +97,7 @@ fn start_signer(dir: &Path, config: &Path) -> (Proc, u16) {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port")
@@ -95,7 +105,7 @@ fn free_port() -> u16 {
 }
 
 /// Starts a Go notary-server with `config` and waits until it is healthy.
-fn start_go_server(dir: &Path, config: &Path, url: &str, ca: &Path) -> Proc {
+pub(crate) fn start_go_server(dir: &Path, config: &Path, url: &str, ca: &Path) -> Proc {
     let log = dir.join("notary-server.log");
     let child = Command::new("notary-server")
         .arg("-config")

@@ -1,10 +1,17 @@
 mod cli;
 mod docker_trust;
+mod hostile_proxy;
 mod hostile_uploads;
+mod init_root;
 mod keys;
+mod kofn;
 mod notary_cli;
 mod notary_compat;
 mod packaging;
+mod registry;
+mod remote_signer;
 mod replicas;
 mod signer;
+mod token_keys;
+mod trust_cli;
 mod util;

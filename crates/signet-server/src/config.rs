@@ -103,16 +103,56 @@ impl Default for StorageSection {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrustSection {
-    /// `local` (keys in the server database). `remote` is reserved for the signer service.
+    /// `local` (keys sealed in the server database) or `remote` (a signer speaking
+    /// notary-signer's gRPC API: `signet signer` or notary-signer).
     #[serde(rename = "type")]
     pub kind: String,
-    /// Algorithm of keys the server creates.
+    /// Algorithm of keys the server creates (or asks the signer to create).
     pub key_algorithm: KeyAlgorithm,
-    /// File holding the key-encryption passphrase (else `SIGNET_KEY_PASSPHRASE`).
+    /// File holding the key-encryption passphrase (else `SIGNET_KEY_PASSPHRASE`); `local`
+    /// only.
     pub key_passphrase_file: Option<PathBuf>,
     /// Days after which a key handed out by `GET …/{role}.key` that never signed is
     /// deleted, if its repository has no metadata (it never published); 0 = never.
+    /// `local` only.
     pub pending_key_days: u32,
+    /// `remote`: the signer's host name or IP address (its certificate must name it).
+    pub hostname: Option<String>,
+    /// `remote`: the signer's port (notary writes it as a string).
+    pub port: Option<Port>,
+    /// `remote`: PEM CA the signer's certificate must chain to.
+    pub tls_ca_file: Option<PathBuf>,
+    /// `remote`: PEM client certificate shown to the signer (with `tls_client_key`).
+    pub tls_client_cert: Option<PathBuf>,
+    /// `remote`: its PEM private key.
+    pub tls_client_key: Option<PathBuf>,
+    /// `remote`: seconds to connect to the signer (TCP and TLS).
+    pub connect_timeout_secs: u64,
+    /// `remote`: seconds one call to the signer may take once connected.
+    pub rpc_timeout_secs: u64,
+}
+
+/// A TCP port written as a number or, as notary-server's files do, as a string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Port(pub u16);
+
+impl<'de> Deserialize<'de> for Port {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u16),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Number(n) => Ok(Self(n)),
+            Raw::Text(t) => {
+                t.trim().parse().map(Self).map_err(|_| {
+                    serde::de::Error::custom(format!("port {t:?} is not a port number"))
+                })
+            }
+        }
+    }
 }
 
 impl Default for TrustSection {
@@ -122,7 +162,21 @@ impl Default for TrustSection {
             key_algorithm: KeyAlgorithm::Ecdsa,
             key_passphrase_file: None,
             pending_key_days: crate::keys::DEFAULT_PENDING_KEY_DAYS,
+            hostname: None,
+            port: None,
+            tls_ca_file: None,
+            tls_client_cert: None,
+            tls_client_key: None,
+            connect_timeout_secs: 3,
+            rpc_timeout_secs: 5,
         }
+    }
+}
+
+impl TrustSection {
+    /// Whether the keys are on a remote signer (`type` = `remote`).
+    pub fn is_remote(&self) -> bool {
+        self.kind == "remote"
     }
 }
 
@@ -251,7 +305,16 @@ impl Config {
         if let Some(p) = cfg.server.tls_key_file.as_mut() {
             fix(p);
         }
-        if let Some(p) = cfg.trust_service.key_passphrase_file.as_mut() {
+        let trust = &mut cfg.trust_service;
+        for p in [
+            &mut trust.key_passphrase_file,
+            &mut trust.tls_ca_file,
+            &mut trust.tls_client_cert,
+            &mut trust.tls_client_key,
+        ]
+        .into_iter()
+        .flatten()
+        {
             fix(p);
         }
         if let Some(a) = cfg.auth.as_mut() {
@@ -313,6 +376,27 @@ impl Config {
                         _ => return Err(bad("expected ecdsa or ed25519")),
                     };
                 }
+                "TRUST_SERVICE_TYPE" => self.trust_service.kind = v,
+                "TRUST_SERVICE_HOSTNAME" => self.trust_service.hostname = Some(v),
+                "TRUST_SERVICE_PORT" => {
+                    self.trust_service.port =
+                        Some(Port(v.trim().parse().map_err(|_| bad("expected a port"))?));
+                }
+                "TRUST_SERVICE_TLS_CA_FILE" => self.trust_service.tls_ca_file = Some(v.into()),
+                "TRUST_SERVICE_TLS_CLIENT_CERT" => {
+                    self.trust_service.tls_client_cert = Some(v.into())
+                }
+                "TRUST_SERVICE_TLS_CLIENT_KEY" => {
+                    self.trust_service.tls_client_key = Some(v.into())
+                }
+                "TRUST_SERVICE_CONNECT_TIMEOUT_SECS" => {
+                    self.trust_service.connect_timeout_secs =
+                        v.parse().map_err(|_| bad("expected seconds"))?;
+                }
+                "TRUST_SERVICE_RPC_TIMEOUT_SECS" => {
+                    self.trust_service.rpc_timeout_secs =
+                        v.parse().map_err(|_| bad("expected seconds"))?;
+                }
                 "TRUST_SERVICE_KEY_PASSPHRASE_FILE" => {
                     self.trust_service.key_passphrase_file = Some(v.into())
                 }
@@ -365,12 +449,7 @@ impl Config {
                 )));
             }
         }
-        if self.trust_service.kind != "local" {
-            return Err(ConfigError::Invalid(format!(
-                "trust_service.type {:?} is not supported yet (only \"local\")",
-                self.trust_service.kind
-            )));
-        }
+        self.validate_trust_service()?;
         if self.server.tls_cert_file.is_some() != self.server.tls_key_file.is_some() {
             return Err(ConfigError::Invalid(
                 "tls_cert_file and tls_key_file go together".to_owned(),
@@ -409,6 +488,55 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "max_upload_bytes must be at least 1024".to_owned(),
             ));
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// `trust_service`: a known type, and for `remote` what notary-server requires.
+    fn validate_trust_service(&self) -> Result<(), ConfigError> {
+        let t = &self.trust_service;
+        match t.kind.as_str() {
+            "local" => return Ok(()),
+            "remote" => {}
+            other => {
+                return Err(ConfigError::Invalid(format!(
+                    "trust_service.type {other:?}: use \"local\" or \"remote\""
+                )));
+            }
+        }
+        let missing = |key: &str| {
+            ConfigError::Invalid(format!(
+                "trust_service.type \"remote\" needs trust_service.{key}"
+            ))
+        };
+        if t.hostname.as_deref().is_none_or(|h| h.trim().is_empty()) {
+            return Err(missing("hostname"));
+        }
+        if t.port.is_none_or(|p| p.0 == 0) {
+            return Err(missing("port"));
+        }
+        if t.tls_ca_file.is_none() {
+            return Err(missing(
+                "tls_ca_file (the CA the signer's certificate chains to)",
+            ));
+        }
+        if t.tls_client_cert.is_some() != t.tls_client_key.is_some() {
+            return Err(ConfigError::Invalid(
+                "trust_service: either pass both tls_client_cert and tls_client_key, or neither"
+                    .to_owned(),
+            ));
+        }
+        for (name, secs) in [
+            ("connect_timeout_secs", t.connect_timeout_secs),
+            ("rpc_timeout_secs", t.rpc_timeout_secs),
+        ] {
+            if !(1..=300).contains(&secs) {
+                return Err(ConfigError::Invalid(format!(
+                    "trust_service.{name} must be between 1 and 300 seconds, not {secs}"
+                )));
+            }
         }
         Ok(())
     }
@@ -501,36 +629,6 @@ const NOTARY_KEYS: &[(&str, Verdict)] = &[
         Verdict::Ignored("misplaced: authentication is configured in the top-level `auth` section"),
     ),
     (
-        "trust_service.hostname",
-        Verdict::Refused(
-            "trust_service.type `remote` (an external signer) is not supported yet; use `local`",
-        ),
-    ),
-    (
-        "trust_service.port",
-        Verdict::Refused(
-            "trust_service.type `remote` (an external signer) is not supported yet; use `local`",
-        ),
-    ),
-    (
-        "trust_service.tls_ca_file",
-        Verdict::Refused(
-            "trust_service.type `remote` (an external signer) is not supported yet; use `local`",
-        ),
-    ),
-    (
-        "trust_service.tls_client_cert",
-        Verdict::Refused(
-            "trust_service.type `remote` (an external signer) is not supported yet; use `local`",
-        ),
-    ),
-    (
-        "trust_service.tls_client_key",
-        Verdict::Refused(
-            "trust_service.type `remote` (an external signer) is not supported yet; use `local`",
-        ),
-    ),
-    (
         "storage.tls_ca_file",
         Verdict::Refused(
             "RethinkDB storage is not supported: run Signet on PostgreSQL or SQLite and import the data",
@@ -566,6 +664,15 @@ const NOTARY_KEYS: &[(&str, Verdict)] = &[
             "RethinkDB storage is not supported: run Signet on PostgreSQL or SQLite and import the data",
         ),
     ),
+];
+
+/// notary-server's `trust_service` keys that only mean something with `type = "remote"`.
+const REMOTE_ONLY_KEYS: &[&str] = &[
+    "hostname",
+    "port",
+    "tls_ca_file",
+    "tls_client_cert",
+    "tls_client_key",
 ];
 
 /// Applies [`NOTARY_KEYS`] and the value checks of notary-server keys whose meaning
@@ -640,13 +747,27 @@ fn review_notary_keys(raw: &mut serde_json::Value) -> Result<Vec<String>, Config
             )));
         }
     }
-    if let Some(kind) = raw.pointer("/trust_service/type").and_then(|v| v.as_str())
-        && kind != "local"
-    {
-        return Err(ConfigError::Invalid(format!(
-            "trust_service.type `{kind}` is not supported yet: use `local` (Signet keeps the \
-             timestamp and snapshot keys sealed in its database)"
-        )));
+    match raw.pointer("/trust_service/type").and_then(|v| v.as_str()) {
+        Some("remote") => {}
+        None | Some("local") => {
+            // notary-server ignores the remote settings with `local`; so does Signet, aloud.
+            if let Some(t) = raw.get_mut("trust_service").and_then(|v| v.as_object_mut()) {
+                for key in REMOTE_ONLY_KEYS {
+                    if t.remove(*key).is_some() {
+                        warnings.push(format!(
+                            "ignoring notary-server setting `trust_service.{key}`: it configures \
+                             a remote signer and trust_service.type is `local`"
+                        ));
+                    }
+                }
+            }
+        }
+        Some(kind) => {
+            return Err(ConfigError::Invalid(format!(
+                "trust_service.type `{kind}` is unknown: use `local` (keys sealed in the server's \
+                 database) or `remote` (a signer: signet signer or notary-signer)"
+            )));
+        }
     }
     Ok(warnings)
 }
@@ -698,11 +819,7 @@ mod notary_key_tests {
                 "RethinkDB",
             ),
             (r#"{"storage": {"backend": "cassandra"}}"#, "unknown"),
-            (
-                r#"{"trust_service": {"type": "remote", "hostname": "signer", "port": "7899"}}"#,
-                "remote",
-            ),
-            (r#"{"trust_service": {"type": "remote"}}"#, "remote"),
+            (r#"{"trust_service": {"type": "hsm"}}"#, "`hsm` is unknown"),
         ] {
             let err = load(json).map(|_| ()).expect_err(json);
             assert!(err.to_string().contains(expect), "{json}: {err}");
@@ -711,6 +828,90 @@ mod notary_key_tests {
             .map(|_| ())
             .expect_err("unknown key");
         assert!(err.to_string().contains("nonsense"), "{err}");
+    }
+
+    #[test]
+    fn remote_trust_service_takes_notary_server_fields() {
+        let cfg = load(
+            r#"{"trust_service": {"type": "remote", "hostname": "notarysigner", "port": "7899",
+                "key_algorithm": "ecdsa", "tls_ca_file": "./root-ca.crt",
+                "tls_client_cert": "./notary-server.crt", "tls_client_key": "./notary-server.key"}}"#,
+        )
+        .expect("loads");
+        cfg.validate().expect("valid");
+        let t = &cfg.trust_service;
+        assert!(t.is_remote());
+        assert_eq!(t.hostname.as_deref(), Some("notarysigner"));
+        assert_eq!(t.port, Some(Port(7899)));
+        // Relative to the file's directory, like notary-server.
+        let ca = t.tls_ca_file.as_ref().expect("ca");
+        assert!(
+            ca.is_absolute() && ca.ends_with("root-ca.crt"),
+            "{}",
+            ca.display()
+        );
+        assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+
+        // A number works too; the client certificate is optional, but not half of it.
+        let cfg = load(
+            r#"{"trust_service": {"type": "remote", "hostname": "s", "port": 7899, "tls_ca_file": "ca"}}"#,
+        )
+        .expect("loads");
+        cfg.validate().expect("valid without a client certificate");
+        for (json, expect) in [
+            (
+                r#"{"trust_service": {"type": "remote", "port": 1, "tls_ca_file": "ca"}}"#,
+                "hostname",
+            ),
+            (
+                r#"{"trust_service": {"type": "remote", "hostname": "s", "tls_ca_file": "ca"}}"#,
+                "port",
+            ),
+            (
+                r#"{"trust_service": {"type": "remote", "hostname": "s", "port": 1}}"#,
+                "tls_ca_file",
+            ),
+            (
+                r#"{"trust_service": {"type": "remote", "hostname": "s", "port": 1, "tls_ca_file": "ca", "tls_client_cert": "c"}}"#,
+                "both",
+            ),
+        ] {
+            let err = load(json).expect(json).validate().expect_err(json);
+            assert!(err.to_string().contains(expect), "{json}: {err}");
+        }
+        let err = load(r#"{"trust_service": {"type": "remote", "port": "x"}}"#)
+            .map(|_| ())
+            .expect_err("bad port");
+        assert!(err.to_string().contains("port"), "{err}");
+
+        // With `local`, the remote settings are ignored aloud (notary-server ignores them).
+        let cfg = load(r#"{"trust_service": {"type": "local", "hostname": "s", "port": "7899"}}"#)
+            .expect("loads");
+        assert!(!cfg.trust_service.is_remote());
+        assert_eq!(cfg.trust_service.hostname, None);
+        assert_eq!(cfg.warnings.len(), 2, "{:?}", cfg.warnings);
+
+        let mut env = Config::default();
+        env.apply_env([
+            (
+                "SIGNET_SERVER_TRUST_SERVICE_TYPE".to_owned(),
+                "remote".to_owned(),
+            ),
+            (
+                "SIGNET_SERVER_TRUST_SERVICE_HOSTNAME".to_owned(),
+                "s".to_owned(),
+            ),
+            (
+                "SIGNET_SERVER_TRUST_SERVICE_PORT".to_owned(),
+                "7899".to_owned(),
+            ),
+            (
+                "SIGNET_SERVER_TRUST_SERVICE_TLS_CA_FILE".to_owned(),
+                "/ca".to_owned(),
+            ),
+        ])
+        .expect("env");
+        env.validate().expect("valid from the environment");
     }
 
     #[test]

@@ -1,12 +1,12 @@
 //! The keys the server signs with: timestamp keys, and snapshot keys when a publisher
 //! leaves the snapshot to the server.
 //!
-//! [`KeyService`] is the one interface signing goes through. Today it has one backend,
-//! [`LocalKeys`]: keys generated here and kept in the database, each private key sealed
+//! [`KeyService`] is the one interface signing goes through. It has two backends:
+//! [`LocalKeys`], keys generated here and kept in the database, each private key sealed
 //! with AES-256-GCM under a key-encryption key derived (PBKDF2-HMAC-SHA256) from an
-//! operator passphrase (the `signet_store::seal` module, shared with the signer). A remote
-//! signer (notary-signer's gRPC API) becomes a second variant of [`KeyService`]; callers do
-//! not change.
+//! operator passphrase (the `signet_store::seal` module, shared with the signer); and
+//! [`RemoteKeys`], keys held by a signer speaking notary-signer's gRPC API
+//! (`trust_service.type = "remote"`, see [`remote`]).
 //!
 //! Plaintext private keys exist only in memory, are never logged, and the PKCS#8 bytes
 //! are zeroized after the key pair is built.
@@ -32,6 +32,9 @@ use signet_store::seal::{Kek, KekSettings, SealError, SigningPair};
 use signet_store::{NewServerKey, ServerKey, Store, StoreError, UnixMicros};
 use zeroize::Zeroizing;
 
+pub mod remote;
+pub use remote::RemoteKeys;
+
 /// Key algorithm for keys the server creates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -43,7 +46,8 @@ pub enum KeyAlgorithm {
 }
 
 impl KeyAlgorithm {
-    fn as_str(self) -> &'static str {
+    /// `ecdsa` or `ed25519`, as notary names them.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Ecdsa => "ecdsa",
             Self::Ed25519 => "ed25519",
@@ -77,6 +81,33 @@ pub enum KeyError {
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The remote signer failed or could not be reached.
+    #[error("signer at {authority}")]
+    Signer {
+        /// `host:port` of the signer.
+        authority: String,
+        /// The call's error.
+        source: signet_signer_proto::client::RpcError,
+    },
+    /// The remote signer answered with something that cannot be used.
+    #[error("the signer {reason} (key {key_id})")]
+    SignerMisbehaved {
+        /// The key.
+        key_id: String,
+        /// What it did.
+        reason: &'static str,
+    },
+    /// The remote signer's settings are unusable (files, address, TLS material).
+    #[error("remote signer settings")]
+    SignerSettings(#[from] signet_signer_proto::client::ConnectError),
+}
+
+impl KeyError {
+    /// Whether a remote signer failed (unreachable, an error status, a bad answer), as
+    /// opposed to the server's own storage or keys.
+    pub fn is_signer_failure(&self) -> bool {
+        matches!(self, Self::Signer { .. } | Self::SignerMisbehaved { .. })
+    }
 }
 
 /// The signing interface of the trust server.
@@ -85,6 +116,8 @@ pub enum KeyError {
 pub enum KeyService {
     /// Keys held in this server's database, encrypted at rest.
     Local(Arc<LocalKeys>),
+    /// Keys held by a remote signer.
+    Remote(Arc<RemoteKeys>),
 }
 
 impl KeyService {
@@ -93,6 +126,7 @@ impl KeyService {
     pub async fn unused_or_create(&self, gun: &str, role: &str) -> Result<PublicKey, KeyError> {
         match self {
             Self::Local(k) => k.unused_or_create(gun, role).await,
+            Self::Remote(k) => k.unused_or_create(gun, role).await,
         }
     }
 
@@ -100,6 +134,7 @@ impl KeyService {
     pub async fn create(&self, gun: &str, role: &str) -> Result<PublicKey, KeyError> {
         match self {
             Self::Local(k) => k.create(gun, role).await,
+            Self::Remote(k) => k.create(gun, role).await,
         }
     }
 
@@ -112,6 +147,7 @@ impl KeyService {
     ) -> Result<Option<PublicKey>, KeyError> {
         match self {
             Self::Local(k) => k.held(gun, role, key_id).await,
+            Self::Remote(k) => k.held(gun, role, key_id).await,
         }
     }
 
@@ -126,6 +162,7 @@ impl KeyService {
     ) -> Result<Vec<Signature>, KeyError> {
         match self {
             Self::Local(k) => k.sign_with_held(gun, role, keyids, payload).await,
+            Self::Remote(k) => k.sign_with_held(gun, role, keyids, payload).await,
         }
     }
 }
@@ -443,6 +480,10 @@ impl LocalKeys {
         let key = match self.cache.get(key_id.as_str()) {
             Some(k) => k,
             None => match self.store.key(key_id.as_str()).await? {
+                // A key a remote signer holds (the server ran with one before) is not ours.
+                Some(row) if row.algorithm.starts_with(remote::REMOTE_PREFIX) => {
+                    return Ok(None);
+                }
                 Some(row) => self.load(&row)?,
                 None => return Ok(None),
             },

@@ -3,7 +3,7 @@
 //! It serves the Notary v1 HTTP API (spec §1) so that the notary CLI, `docker trust` and
 //! admission controllers work unchanged; validates every upload with `signet-core`;
 //! signs timestamps (and snapshots, when publishers leave them to the server) with keys
-//! it keeps encrypted at rest; and stores everything in SQLite or PostgreSQL through
+//! it keeps encrypted at rest or on a remote signer (notary-signer's gRPC API); and stores everything in SQLite or PostgreSQL through
 //! `signet-store`, one transaction per update.
 //!
 //! The binary calls [`run`]; tests call [`build`] and drive [`http::app`] in-process.
@@ -30,11 +30,12 @@ use signet_service::health::Health;
 use signet_service::metrics::Registry;
 use signet_service::serve::{ServeOptions, Transport};
 use signet_service::tls::{self, TlsManager, TlsSource};
+use signet_signer_proto::client::{RemoteSigner, SignerEndpoint};
 use signet_store::Store;
 use zeroize::Zeroizing;
 
 use crate::http::{AppState, HttpSettings};
-use crate::keys::{KeyService, LocalKeys};
+use crate::keys::{KeyService, LocalKeys, RemoteKeys};
 use crate::service::TrustService;
 
 /// Why the server could not start or stopped.
@@ -111,7 +112,11 @@ impl ServerError {
                         | signet_store::StoreError::NotarySchema,
                     ..
                 }
-                | Self::Keys(keys::KeyError::WrongPassphrase | keys::KeyError::NoPassphrase)
+                | Self::Keys(
+                    keys::KeyError::WrongPassphrase
+                        | keys::KeyError::NoPassphrase
+                        | keys::KeyError::SignerSettings(_)
+                )
                 | Self::Tls(
                     tls::TlsError::Pem { .. }
                         | tls::TlsError::Mismatch { .. }
@@ -128,6 +133,37 @@ impl ServerError {
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(1);
 /// Notary's name for the database probe in its health report.
 const DB_HEALTH: &str = "DB operational";
+/// Notary's name for the remote signer's probe in its health report.
+const TRUST_HEALTH: &str = "Trust operational";
+
+/// The remote signer's client, from `trust_service` (connects on first use: the server
+/// starts, and serves reads, while the signer is down).
+fn remote_keys(cfg: &Config, store: Store) -> Result<RemoteKeys, ServerError> {
+    let t = &cfg.trust_service;
+    let invalid = |what: &str| {
+        ServerError::Config(config::ConfigError::Invalid(format!(
+            "trust_service.type \"remote\" needs trust_service.{what}"
+        )))
+    };
+    let hostname = t.hostname.as_deref().ok_or_else(|| invalid("hostname"))?;
+    let port = t.port.ok_or_else(|| invalid("port"))?.0;
+    let ca = t
+        .tls_ca_file
+        .as_deref()
+        .ok_or_else(|| invalid("tls_ca_file"))?;
+    let identity = match (&t.tls_client_cert, &t.tls_client_key) {
+        (Some(c), Some(k)) => Some((c.as_path(), k.as_path())),
+        _ => None,
+    };
+    let endpoint = SignerEndpoint::from_files(hostname.trim(), port, ca, identity)
+        .map_err(keys::KeyError::from)?
+        .with_timeouts(
+            Duration::from_secs(t.connect_timeout_secs),
+            Duration::from_secs(t.rpc_timeout_secs),
+        );
+    let signer = RemoteSigner::connect_lazy(&endpoint).map_err(keys::KeyError::from)?;
+    Ok(RemoteKeys::new(store, Arc::new(signer), t.key_algorithm))
+}
 
 /// Opens the database and key store and builds the application state.
 pub async fn build(
@@ -156,13 +192,19 @@ pub async fn build(
             source,
         })?
         .with_clock(clock.clone());
-    let keys = LocalKeys::open(
-        store.clone(),
-        passphrase.as_bytes(),
-        cfg.trust_service.key_algorithm,
-    )
-    .await?
-    .with_pending_key_days(cfg.trust_service.pending_key_days);
+    let keys = if cfg.trust_service.is_remote() {
+        KeyService::Remote(Arc::new(remote_keys(cfg, store.clone())?))
+    } else {
+        KeyService::Local(Arc::new(
+            LocalKeys::open(
+                store.clone(),
+                passphrase.as_bytes(),
+                cfg.trust_service.key_algorithm,
+            )
+            .await?
+            .with_pending_key_days(cfg.trust_service.pending_key_days),
+        ))
+    };
     let auth = match &cfg.auth {
         Some(a) => Some(auth::TokenAuth::load(&a.options)?),
         None => None,
@@ -172,7 +214,7 @@ pub async fn build(
     }
     let probe_store = store.clone();
     let probe_file = sqlite_file.clone();
-    let health = Health::new(HEALTH_TIMEOUT).with(DB_HEALTH, move || {
+    let mut health = Health::new(HEALTH_TIMEOUT).with(DB_HEALTH, move || {
         let store = probe_store.clone();
         let file = probe_file.clone();
         async move {
@@ -190,10 +232,23 @@ pub async fn build(
             })
         }
     });
+    if let KeyService::Remote(remote) = &keys {
+        let signer = remote.signer().clone();
+        tracing::info!(signer = %signer.authority(), "signing with a remote signer");
+        health = health.with(TRUST_HEALTH, move || {
+            let signer = signer.clone();
+            async move {
+                signer.check_health().await.map_err(|reason| {
+                    tracing::warn!(%reason, "signer health check failed");
+                    reason
+                })
+            }
+        });
+    }
     let metrics = Arc::new(metrics::Metrics::default());
     let registry = Registry::default();
     registry.register(metrics.clone());
-    let service = TrustService::new(store, KeyService::Local(Arc::new(keys)), clock);
+    let service = TrustService::new(store, keys, clock);
     if let Some(stats) = service.replica_metrics() {
         registry.register(stats);
     }

@@ -346,15 +346,29 @@ impl TrustService {
         let mut writes = Vec::new();
         let snapshot_expired = snapshot.expires().is_expired(now);
         if snapshot_expired || timestamp_is_stale(&timestamp.signed, &snapshot_served.bytes, now) {
+            // What is stored, served as it is if the signer cannot sign a replacement.
+            let stored = CurrentView {
+                timestamp: timestamp_served.clone(),
+                snapshot: snapshot_served.clone(),
+                roles: roles_of(&snapshot),
+                files: RwLock::new(HashMap::new()),
+                valid_until: now,
+            };
             let root = self.current_root(gun).await?;
             if snapshot_expired {
                 let draft =
                     snapshot_for(&root.signed, Some(&snapshot.signed), [], now).map_err(corrupt)?;
-                snapshot = self.sign_draft(gun, draft).await?.ok_or_else(|| {
-                    ApiError::Internal(format!(
-                        "snapshot of {gun} expired and the server does not hold its key"
-                    ))
-                })?;
+                snapshot = match self.sign_draft(gun, draft).await {
+                    Ok(s) => s.ok_or_else(|| {
+                        ApiError::Internal(format!(
+                            "snapshot of {gun} expired and the server does not hold its key"
+                        ))
+                    })?,
+                    Err(e) if e.is_signer_failure() => {
+                        return Ok(Some(unrefreshed(gun, stored, &e)));
+                    }
+                    Err(e) => return Err(key_err(e)),
+                };
                 writes.push(record(
                     RoleName::snapshot(),
                     snapshot.version(),
@@ -363,9 +377,13 @@ impl TrustService {
             }
             let draft = timestamp_for(&root.signed, Some(&timestamp.signed), snapshot.bytes(), now)
                 .map_err(corrupt)?;
-            timestamp = self.sign_draft(gun, draft).await?.ok_or_else(|| {
-                ApiError::Internal(format!("the server holds no timestamp key of {gun}"))
-            })?;
+            timestamp = match self.sign_draft(gun, draft).await {
+                Ok(t) => t.ok_or_else(|| {
+                    ApiError::Internal(format!("the server holds no timestamp key of {gun}"))
+                })?,
+                Err(e) if e.is_signer_failure() => return Ok(Some(unrefreshed(gun, stored, &e))),
+                Err(e) => return Err(key_err(e)),
+            };
             writes.push(record(
                 RoleName::timestamp(),
                 timestamp.version(),
@@ -387,12 +405,7 @@ impl TrustService {
                 modified,
             };
         }
-        let roles = snapshot
-            .signed
-            .meta
-            .iter()
-            .filter_map(|(role, m)| Some((role.clone(), hex_encode(m.sha256()?))))
-            .collect();
+        let roles = roles_of(&snapshot);
         let valid_until = timestamp
             .expires()
             .instant()
@@ -445,7 +458,7 @@ impl TrustService {
         let snapshot_bytes = match update.snapshot {
             SnapshotPlan::Uploaded(s) => s.bytes().to_vec(),
             SnapshotPlan::Sign(draft) => {
-                let signed = self.sign_draft(gun, draft).await?.ok_or_else(|| UpdateError::BadHierarchy {
+                let signed = self.sign_draft(gun, draft).await.map_err(sign_err)?.ok_or_else(|| UpdateError::BadHierarchy {
                     missing: "snapshot".to_owned(),
                     msg: "no snapshot was included in update and server does not hold current snapshot key for repository"
                         .to_owned(),
@@ -466,9 +479,13 @@ impl TrustService {
         )
         .map_err(corrupt)?;
         // Notary's message, double space included.
-        let ts = self.sign_draft(gun, draft).await?.ok_or_else(|| {
-            UpdateError::BadRoot("no  timestamp keys exist on the server".to_owned())
-        })?;
+        let ts = self
+            .sign_draft(gun, draft)
+            .await
+            .map_err(sign_err)?
+            .ok_or_else(|| {
+                UpdateError::BadRoot("no  timestamp keys exist on the server".to_owned())
+            })?;
         records.push(record(RoleName::timestamp(), ts.version(), ts.bytes()));
         let result = self.store.update(gun, &records).await.map_err(store_err);
         self.invalidate(gun);
@@ -495,12 +512,11 @@ impl TrustService {
         &self,
         gun: &str,
         draft: Unsigned<T>,
-    ) -> Result<Option<Signed<T>>, ApiError> {
+    ) -> Result<Option<Signed<T>>, KeyError> {
         let sigs = self
             .keys
             .sign_with_held(gun, draft.role.as_str(), &draft.keyids, draft.payload())
-            .await
-            .map_err(key_err)?;
+            .await?;
         Ok((!sigs.is_empty()).then(|| draft.assemble(&sigs)))
     }
 
@@ -587,4 +603,47 @@ fn corrupt(e: impl std::fmt::Display) -> ApiError {
 
 fn key_err(e: KeyError) -> ApiError {
     ApiError::Internal(chain(&e))
+}
+
+/// A signature an update needs could not be made. A remote signer's failure is answered
+/// as notary-server answers it (its signing error becomes an `ErrValidation` of the
+/// update); the transport's detail goes to the log only.
+fn sign_err(e: KeyError) -> ApiError {
+    let msg = match &e {
+        KeyError::Signer { source, .. } => {
+            let desc = if source.is_unreachable() {
+                "the signing service is unavailable"
+            } else {
+                source.message()
+            };
+            format!("rpc error: code = {:?} desc = {desc}", source.code())
+        }
+        KeyError::SignerMisbehaved { .. } => {
+            "the signing service returned an unusable answer".to_owned()
+        }
+        _ => return key_err(e),
+    };
+    tracing::error!(error = %chain(&e), "cannot sign the update");
+    ApiError::InvalidUpdate(UpdateError::Validation(msg))
+}
+
+/// The stored view, served while the signer cannot sign its replacement; not cached (it is
+/// valid until now), so the next read tries again.
+fn unrefreshed(gun: &str, stored: CurrentView, e: &KeyError) -> CurrentView {
+    tracing::warn!(
+        gun,
+        error = %chain(e),
+        "cannot re-sign the timestamp or snapshot: serving the stored ones"
+    );
+    stored
+}
+
+/// role → sha256 hex of what `snapshot` lists.
+fn roles_of(snapshot: &Signed<Snapshot>) -> HashMap<String, String> {
+    snapshot
+        .signed
+        .meta
+        .iter()
+        .filter_map(|(role, m)| Some((role.clone(), hex_encode(m.sha256()?))))
+        .collect()
 }

@@ -130,6 +130,8 @@ all_backends!(
         expired_timestamp_is_resigned_on_read,
         expired_snapshot_is_resigned_on_read,
         expired_publisher_snapshot_is_unknown_error,
+        // Remote signer.
+        remote_signer_outage_serves_reads_and_fails_writes,
         // Concurrency.
         concurrent_publishes_of_one_version_have_one_winner,
         readers_racing_a_publish_never_see_stale_metadata,
@@ -3000,4 +3002,130 @@ async fn large_uploads_beyond_the_cap_wait_for_a_permit() {
     let held = holder.await.expect("task").expect("infallible");
     assert_eq!(held.status(), StatusCode::BAD_REQUEST);
     assert_eq!(srv.verify_chain(GUN).await.timestamp.version(), 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Remote signer
+// ---------------------------------------------------------------------------------------------
+
+/// `trust_service.type = "remote"` with the signer down (nothing listens on its port): reads
+/// are answered from stored metadata, also once the timestamp expired and cannot be
+/// re-signed; a write that needs a signature fails with notary-server's answer (its signing
+/// error as the update's `ErrValidation`) and stores nothing; health names the signer.
+/// The keys were made by a local key service and then re-recorded as the signer's, so the
+/// repository is one the (absent) signer would sign for.
+async fn remote_signer_outage_serves_reads_and_fails_writes(b: Backend) {
+    let local = Server::start(b).await;
+    let (repo, _) = local.published(GUN).await;
+    let first = local.verify_chain(GUN).await;
+    {
+        let store = local.state.service.store().clone();
+        let ids: Vec<String> = ["timestamp", "snapshot"]
+            .iter()
+            .flat_map(|r| first.root.signed.roles[*r].keyids.clone())
+            .map(|k| k.as_str().to_owned())
+            .collect();
+        assert_eq!(ids.len(), 2);
+        rerecord_as_remote(&local.db.url, b).await;
+        for id in &ids {
+            let row = store.key(id).await.expect("read").expect("key row");
+            assert!(row.algorithm.starts_with("remote:"), "{}", row.algorithm);
+        }
+    }
+    let (db, clock, mut cfg) = (local.db.clone(), local.clock.clone(), local.cfg.clone());
+    drop(local); // one server per SQLite file
+
+    let pki_dir = tempfile::tempdir().expect("temp dir");
+    let ca = signet_test_support::pki::TestCa::new(pki_dir.path(), "remote");
+    let closed_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    cfg.trust_service.kind = "remote".to_owned();
+    cfg.trust_service.hostname = Some("127.0.0.1".to_owned());
+    cfg.trust_service.port = Some(signet_server::config::Port(closed_port));
+    cfg.trust_service.tls_ca_file = Some(ca.cert.clone());
+    cfg.trust_service.connect_timeout_secs = 1;
+    cfg.trust_service.rpc_timeout_secs = 1;
+    let srv = Server::open(db, cfg, clock).await;
+
+    // Reads: the stored bytes.
+    for (file, bytes) in [
+        ("root.json", first.root.bytes()),
+        ("targets.json", first.targets.bytes()),
+        ("snapshot.json", first.snapshot.bytes()),
+        ("timestamp.json", first.timestamp.bytes()),
+    ] {
+        let r = srv.get_meta(GUN, file).await;
+        assert_eq!(r.status, StatusCode::OK, "{file}: {}", r.text());
+        assert_eq!(r.body, bytes, "{file}");
+    }
+    // The server's keys are known without the signer.
+    assert_eq!(
+        srv.server_key(GUN, "timestamp").await.id(),
+        &first.root.signed.roles["timestamp"].keyids[0]
+    );
+
+    // Health names the signer.
+    let r = srv.get("/_notary_server/health").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text());
+    let health = r.json();
+    assert!(
+        health["Trust operational"]
+            .as_str()
+            .is_some_and(|s| s.contains(&closed_port.to_string())),
+        "{health}"
+    );
+
+    // A write fails as notary-server fails it, and stores nothing.
+    let before = srv.dump(GUN).await;
+    let r = srv
+        .post(GUN, &[part("targets", repo.targets(2, &[]))])
+        .await;
+    assert_eq!(
+        r.invalid_update(),
+        (
+            "ErrValidation".to_owned(),
+            "rpc error: code = Unavailable desc = the signing service is unavailable".to_owned()
+        )
+    );
+    assert!(
+        before == srv.dump(GUN).await,
+        "a failed write changed the repository"
+    );
+    // A new repository's key cannot be made: 500, as notary-server answers.
+    let r = srv.get_meta("example.com/org/new", "timestamp.key").await;
+    r.error(500, "UNKNOWN");
+
+    // Past the timestamp's expiry, the stored (expired) timestamp is still served, and the
+    // other roles with it.
+    srv.advance(15 * DAY);
+    for (file, bytes) in [
+        ("timestamp.json", first.timestamp.bytes()),
+        ("snapshot.json", first.snapshot.bytes()),
+        ("root.json", first.root.bytes()),
+        ("targets.json", first.targets.bytes()),
+    ] {
+        let r = srv.get_meta(GUN, file).await;
+        assert_eq!(r.status, StatusCode::OK, "{file}: {}", r.text());
+        assert_eq!(r.body, bytes, "{file}");
+    }
+}
+
+/// Marks every server key of the database as held by a remote signer.
+async fn rerecord_as_remote(url: &str, b: Backend) {
+    use sqlx::Connection as _;
+    const SQL: &str = "UPDATE server_keys SET algorithm = 'remote:' || algorithm";
+    match b {
+        Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(url).await.expect("connect");
+            sqlx::query(SQL).execute(&mut conn).await.expect("update");
+            conn.close().await.expect("close");
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
+            sqlx::query(SQL).execute(&mut conn).await.expect("update");
+            conn.close().await.expect("close");
+        }
+    }
 }

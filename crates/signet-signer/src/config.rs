@@ -21,6 +21,23 @@
 //! File paths are relative to the configuration file's directory, as in notary. Other
 //! sections notary-signer knows (`logging`, `reporting`) are accepted and ignored here.
 //!
+//! Signet's own section, `pkcs11`, puts new keys on a PKCS#11 token (an HSM, SoftHSM2)
+//! instead of sealing them in the database:
+//!
+//! ```json
+//! "pkcs11": {
+//!   "module": "/usr/lib/softhsm/libsofthsm2.so",
+//!   "token_label": "signet",
+//!   "pin_file": "./token.pin"
+//! }
+//! ```
+//!
+//! The user PIN comes from `pin_file` or else the environment variable
+//! `SIGNET_SIGNER_PKCS11_PIN`. With a token, `storage` still holds the key records (ID,
+//! GUN, role, public key), `storage.default_alias` becomes optional (keys sealed before
+//! keep opening with their alias's passphrase), and the `memory` backend keeps the records
+//! in memory (the keys stay on the token).
+//!
 //! Differences from notary-signer, on purpose:
 //! * `client_ca_file` is required: signet does not run a signer any client can use.
 //! * Backends: `sqlite3` (also `sqlite`), `postgres`, `memory`; not `mysql` or `rethinkdb`.
@@ -64,6 +81,30 @@ struct RawConfig {
     logging: RawLogging,
     #[serde(default)]
     storage: RawStorage,
+    #[serde(default)]
+    pkcs11: Option<RawPkcs11>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPkcs11 {
+    #[serde(default)]
+    module: String,
+    #[serde(default)]
+    token_label: String,
+    #[serde(default)]
+    pin_file: String,
+}
+
+/// A PKCS#11 token for new keys (Signet's `pkcs11` section).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pkcs11Config {
+    /// The PKCS#11 module (shared library).
+    pub module: PathBuf,
+    /// The token's label.
+    pub token_label: String,
+    /// A file holding the user PIN; else `SIGNET_SIGNER_PKCS11_PIN`.
+    pub pin_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -102,7 +143,8 @@ pub enum Storage {
     Database {
         /// The database URL, as [`signet_store::Store::connect`] takes it.
         url: String,
-        /// The passphrase alias for new keys.
+        /// The passphrase alias for new keys sealed here (empty when a token holds new
+        /// keys and no alias was given).
         default_alias: String,
     },
     /// In memory, gone when the process ends (notary's `memory` backend; tests only).
@@ -124,6 +166,8 @@ pub struct SignerConfig {
     pub storage: Storage,
     /// `logging.level` (`debug`, `info`, …), if set.
     pub log_level: Option<String>,
+    /// The PKCS#11 token new keys are generated on, if any.
+    pub pkcs11: Option<Pkcs11Config>,
 }
 
 impl SignerConfig {
@@ -195,13 +239,28 @@ impl SignerConfig {
                     .to_owned(),
             )
         })?;
+        let pkcs11 = match &raw.pkcs11 {
+            None => None,
+            Some(p) => {
+                if p.module.is_empty() || p.token_label.is_empty() {
+                    return Err(invalid(
+                        "pkcs11.module and pkcs11.token_label are required".to_owned(),
+                    ));
+                }
+                Some(Pkcs11Config {
+                    module: base.join(&p.module),
+                    token_label: p.token_label.clone(),
+                    pin_file: (!p.pin_file.is_empty()).then(|| base.join(&p.pin_file)),
+                })
+            }
+        };
         let default_alias = || -> Result<String, ConfigError> {
             let alias = if raw.storage.default_alias.is_empty() {
                 env("NOTARY_SIGNER_DEFAULT_ALIAS").unwrap_or_default()
             } else {
                 raw.storage.default_alias.clone()
             };
-            if alias.is_empty() {
+            if alias.is_empty() && pkcs11.is_none() {
                 return Err(invalid(
                     "must provide a default alias for the key DB (storage.default_alias)"
                         .to_owned(),
@@ -248,6 +307,7 @@ impl SignerConfig {
             client_ca_file,
             storage,
             log_level: Some(raw.logging.level).filter(|l| !l.is_empty()),
+            pkcs11,
         })
     }
 }
@@ -301,6 +361,41 @@ mod tests {
                 default_alias: "env_alias".to_owned()
             }
         );
+    }
+
+    #[test]
+    fn a_pkcs11_token_makes_the_default_alias_optional() {
+        let json = format!(
+            r#"{{{SERVER}, "storage": {{"backend": "sqlite3", "db_url": "keys.db"}},
+            "pkcs11": {{"module": "/usr/lib/softhsm/libsofthsm2.so", "token_label": "signet",
+            "pin_file": "pin"}}}}"#
+        );
+        let c = SignerConfig::from_json(&json, Path::new("/etc/signer"), no_env).unwrap();
+        assert_eq!(
+            c.pkcs11,
+            Some(Pkcs11Config {
+                module: PathBuf::from("/usr/lib/softhsm/libsofthsm2.so"),
+                token_label: "signet".to_owned(),
+                pin_file: Some(PathBuf::from("/etc/signer/pin")),
+            })
+        );
+        assert_eq!(
+            c.storage,
+            Storage::Database {
+                url: "sqlite:///etc/signer/keys.db".to_owned(),
+                default_alias: String::new()
+            }
+        );
+        for (pkcs11, expect) in [
+            (r#"{"token_label": "t"}"#, "pkcs11.module"),
+            (r#"{"module": "m"}"#, "token_label"),
+            (r#"{"module": "m", "token_label": "t", "slot": 1}"#, "slot"),
+        ] {
+            let json =
+                format!(r#"{{{SERVER}, "storage": {{"backend": "memory"}}, "pkcs11": {pkcs11}}}"#);
+            let err = SignerConfig::from_json(&json, Path::new("/"), no_env).unwrap_err();
+            assert!(err.to_string().contains(expect), "{pkcs11}: {err}");
+        }
     }
 
     #[test]

@@ -12,6 +12,12 @@
 //!   `_type` is the key's role (`Timestamp` for a `timestamp` key, and so on). The GUN is
 //!   enforced at rest by the sealing. notary-signer enforces neither.
 //! * Plaintext PKCS#8 lives only in [`Zeroizing`] buffers; nothing here logs key bytes.
+//! * With a PKCS#11 token ([`KeyStore::open_with_token`]), new keys are generated on the
+//!   token and never leave it; their rows carry the alias [`TOKEN_ALIAS`] and the token's
+//!   label instead of a sealed key. The token key's `CKA_ID` names the GUN and role it was
+//!   made for, so a row edited to claim another repository or role no longer loads. Keys
+//!   sealed before a token was configured keep working (their aliases' passphrases are
+//!   still read).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -21,6 +27,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair};
 use signet_core::{KeyType, PublicKey};
+use signet_pkcs11::{Token, TokenAlgorithm, TokenError, TokenKey};
 use signet_store::seal::{Kek, KekSettings, SealError, SigningPair};
 use signet_store::{NewSignerKey, SignerKey, Store, StoreError};
 use zeroize::Zeroizing;
@@ -115,7 +122,14 @@ pub enum KeyError {
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The PKCS#11 token failed.
+    #[error(transparent)]
+    Token(#[from] TokenError),
 }
+
+/// The `passphrase_alias` of keys held on the PKCS#11 token (their private column holds
+/// the token's label).
+pub const TOKEN_ALIAS: &str = "pkcs11";
 
 /// Passphrases by alias. Debug output never shows them.
 #[derive(Clone, Default)]
@@ -180,6 +194,8 @@ pub fn env_name(alias: &str) -> String {
 /// The signer's key store.
 pub struct KeyStore {
     store: Store,
+    /// Where new keys go: a token, or sealed under `default_alias`.
+    token: Option<Arc<Token>>,
     default_alias: String,
     passphrases: Passphrases,
     keks: tokio::sync::Mutex<HashMap<String, Arc<Kek>>>,
@@ -190,6 +206,7 @@ pub struct KeyStore {
 impl fmt::Debug for KeyStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("KeyStore")
+            .field("token", &self.token)
             .field("default_alias", &self.default_alias)
             .field("passphrases", &self.passphrases)
             .finish_non_exhaustive()
@@ -202,8 +219,16 @@ pub struct LoadedKey {
     role: String,
     algorithm: KeyAlgorithm,
     public: PublicKey,
-    pair: SigningPair,
+    material: Material,
     used: AtomicBool,
+}
+
+/// Where a loaded key's private half is.
+enum Material {
+    /// Decrypted from its sealed row, in memory.
+    Sealed(SigningPair),
+    /// On the token.
+    Token(Arc<Token>, TokenKey),
 }
 
 impl fmt::Debug for LoadedKey {
@@ -254,6 +279,7 @@ impl KeyStore {
     ) -> Result<Self, KeyError> {
         let keys = Self {
             store,
+            token: None,
             default_alias: default_alias.to_owned(),
             passphrases,
             keks: tokio::sync::Mutex::new(HashMap::new()),
@@ -262,6 +288,34 @@ impl KeyStore {
         };
         keys.kek(default_alias).await?;
         Ok(keys)
+    }
+
+    /// Opens the key store on `store` with new keys generated on `token`. Keys sealed
+    /// earlier open with their aliases' passphrases from `passphrases`, checked when first
+    /// used.
+    ///
+    /// # Errors
+    ///
+    /// None today; the signature leaves room for checks at open.
+    pub async fn open_with_token(
+        store: Store,
+        token: Arc<Token>,
+        passphrases: Passphrases,
+    ) -> Result<Self, KeyError> {
+        Ok(Self {
+            store,
+            token: Some(token),
+            default_alias: TOKEN_ALIAS.to_owned(),
+            passphrases,
+            keks: tokio::sync::Mutex::new(HashMap::new()),
+            cache: RwLock::new(HashMap::new()),
+            rng: SystemRandom::new(),
+        })
+    }
+
+    /// The PKCS#11 token new keys are generated on, if any.
+    pub fn token(&self) -> Option<&Arc<Token>> {
+        self.token.as_ref()
     }
 
     /// The underlying store (health checks).
@@ -332,6 +386,60 @@ impl KeyStore {
         {
             return Ok(self.load(&row).await?.info());
         }
+        if let Some(token) = &self.token {
+            self.create_on_token(token, algorithm, gun, role).await?;
+        } else {
+            self.create_sealed(algorithm, gun, role).await?;
+        }
+        // Racing creators (other processes too) agree on the lowest unused key.
+        match self
+            .store
+            .unused_signer_key(gun, role, algorithm.as_str())
+            .await?
+        {
+            Some(row) => Ok(self.load(&row).await?.info()),
+            None => Err(KeyError::Crypto("created key vanished")),
+        }
+    }
+
+    /// Generates a key on the token and records it.
+    async fn create_on_token(
+        &self,
+        token: &Arc<Token>,
+        algorithm: KeyAlgorithm,
+        gun: &str,
+        role: &str,
+    ) -> Result<(), KeyError> {
+        let usage = token_usage(gun, role);
+        let on_token = match algorithm {
+            KeyAlgorithm::Ecdsa => TokenAlgorithm::EcdsaP256,
+            KeyAlgorithm::Ed25519 => TokenAlgorithm::Ed25519,
+        };
+        let t = token.clone();
+        let key = tokio::task::spawn_blocking(move || t.generate(on_token, &usage))
+            .await
+            .map_err(|_| KeyError::Crypto("token task"))??;
+        self.store
+            .insert_signer_key(&NewSignerKey {
+                key_id: key.key_id().to_owned(),
+                gun: gun.to_owned(),
+                role: role.to_owned(),
+                algorithm: algorithm.as_str().to_owned(),
+                passphrase_alias: TOKEN_ALIAS.to_owned(),
+                public: key.public.public_bytes().to_vec(),
+                private: token.label().as_bytes().to_vec(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Generates a key here and records it sealed under the default alias.
+    async fn create_sealed(
+        &self,
+        algorithm: KeyAlgorithm,
+        gun: &str,
+        role: &str,
+    ) -> Result<(), KeyError> {
         let kek = self.kek(&self.default_alias).await?;
         let pkcs8 = Zeroizing::new(match algorithm {
             KeyAlgorithm::Ecdsa => {
@@ -362,15 +470,7 @@ impl KeyStore {
                 private: sealed,
             })
             .await?;
-        // Racing creators (other processes too) agree on the lowest unused key.
-        match self
-            .store
-            .unused_signer_key(gun, role, algorithm.as_str())
-            .await?
-        {
-            Some(row) => Ok(self.load(&row).await?.info()),
-            None => Err(KeyError::Crypto("created key vanished")),
-        }
+        Ok(())
     }
 
     /// notary-signer's GetKeyInfo: the key's public part and role. The key is opened (and
@@ -390,6 +490,17 @@ impl KeyStore {
     ///
     /// [`KeyError::Store`].
     pub async fn delete(&self, key_id: &str) -> Result<bool, KeyError> {
+        if let Some(token) = &self.token
+            && let Some(row) = self.store.signer_key(key_id).await?
+            && row.passphrase_alias == TOKEN_ALIAS
+            && row.private == token.label().as_bytes()
+        {
+            let t = token.clone();
+            let id = key_id.to_owned();
+            tokio::task::spawn_blocking(move || t.delete(&id))
+                .await
+                .map_err(|_| KeyError::Crypto("token task"))??;
+        }
         self.cache
             .write()
             .unwrap_or_else(PoisonError::into_inner)
@@ -414,10 +525,18 @@ impl KeyStore {
     pub async fn sign(&self, key_id: &str, content: &[u8]) -> Result<Signed, KeyError> {
         let key = self.get(key_id).await?;
         check_role(&key, content)?;
-        let signature = key
-            .pair
-            .sign(&self.rng, content)
-            .map_err(|_| KeyError::Crypto("sign"))?;
+        let signature = match &key.material {
+            Material::Sealed(pair) => pair
+                .sign(&self.rng, content)
+                .map_err(|_| KeyError::Crypto("sign"))?,
+            Material::Token(token, token_key) => {
+                let (token, token_key) = (token.clone(), token_key.clone());
+                let content = content.to_vec();
+                tokio::task::spawn_blocking(move || token.sign(&token_key, &content))
+                    .await
+                    .map_err(|_| KeyError::Crypto("token task"))??
+            }
+        };
         if !key.used.swap(true, Ordering::Relaxed)
             && let Err(e) = self.store.mark_signer_key_used(key_id).await
         {
@@ -461,6 +580,39 @@ impl KeyStore {
         };
         let algorithm =
             KeyAlgorithm::parse(&row.algorithm).ok_or_else(|| corrupt("unknown algorithm"))?;
+        if row.passphrase_alias == TOKEN_ALIAS {
+            let token = self
+                .token
+                .as_ref()
+                .ok_or_else(|| corrupt("it is on a PKCS#11 token and no token is configured"))?;
+            if row.private != token.label().as_bytes() {
+                return Err(corrupt("it is on another PKCS#11 token"));
+            }
+            let t = token.clone();
+            let id = row.key_id.clone();
+            let key = tokio::task::spawn_blocking(move || t.find(&id))
+                .await
+                .map_err(|_| KeyError::Crypto("token task"))??
+                .ok_or_else(|| corrupt("the token does not hold it"))?;
+            if key.usage != token_usage(&row.gun, &row.role) {
+                return Err(corrupt(
+                    "the token key was made for another repository or role",
+                ));
+            }
+            let expected = match algorithm {
+                KeyAlgorithm::Ecdsa => TokenAlgorithm::EcdsaP256,
+                KeyAlgorithm::Ed25519 => TokenAlgorithm::Ed25519,
+            };
+            if key.algorithm != expected || key.public.public_bytes() != row.public.as_slice() {
+                return Err(corrupt("key ID does not match the key"));
+            }
+            return Ok(self.remember(
+                row,
+                algorithm,
+                key.public.clone(),
+                Material::Token(token.clone(), key),
+            ));
+        }
         let kek = self.kek(&row.passphrase_alias).await?;
         let context = seal_context(
             &row.key_id,
@@ -476,19 +628,30 @@ impl KeyStore {
         if public.id().as_str() != row.key_id || public.public_bytes() != row.public.as_slice() {
             return Err(corrupt("key ID does not match the key"));
         }
+        Ok(self.remember(row, algorithm, public, Material::Sealed(pair)))
+    }
+
+    /// Caches a key just opened.
+    fn remember(
+        &self,
+        row: &SignerKey,
+        algorithm: KeyAlgorithm,
+        public: PublicKey,
+        material: Material,
+    ) -> Arc<LoadedKey> {
         let loaded = Arc::new(LoadedKey {
             key_id: row.key_id.clone(),
             role: row.role.clone(),
             algorithm,
             public,
-            pair,
+            material,
             used: AtomicBool::new(row.last_used.is_some()),
         });
         self.cache
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(row.key_id.clone(), loaded.clone());
-        Ok(loaded)
+        loaded
     }
 
     fn pair_from_pkcs8(
@@ -551,6 +714,12 @@ fn check_role(key: &LoadedKey, content: &[u8]) -> Result<(), KeyError> {
         Ok(t) => Err(wrong(format!("{:?} metadata", t.kind))),
         Err(_) => Err(wrong("content that is not TUF metadata".to_owned())),
     }
+}
+
+/// The `CKA_ID` of a token key made for (gun, role): it binds the key on the token to the
+/// repository and role its row claims.
+fn token_usage(gun: &str, role: &str) -> Vec<u8> {
+    format!("signet-signer\0{gun}\0{role}").into_bytes()
 }
 
 /// Binds a sealed key to its row: a ciphertext moved to another key ID, GUN, role,

@@ -25,9 +25,11 @@
 
 pub mod config;
 pub mod keys;
-pub mod proto;
 pub mod server;
 pub mod service;
+
+/// notary-signer's wire types and services (the shared `signet-signer-proto` crate).
+pub use signet_signer_proto as proto;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -81,7 +83,13 @@ impl SignerError {
             ),
             Self::Keys(e) => matches!(
                 e,
-                keys::KeyError::NoPassphrase { .. } | keys::KeyError::WrongPassphrase { .. }
+                keys::KeyError::NoPassphrase { .. }
+                    | keys::KeyError::WrongPassphrase { .. }
+                    | keys::KeyError::Token(
+                        signet_pkcs11::TokenError::Module { .. }
+                            | signet_pkcs11::TokenError::NoToken { .. }
+                            | signet_pkcs11::TokenError::Login { .. }
+                    )
             ),
             Self::Serve(_) => false,
         }
@@ -111,8 +119,21 @@ impl Signer {
             &config.tls_key_file,
             &config.client_ca_file,
         )?;
-        let keys = match &config.storage {
-            Storage::Database { url, default_alias } => {
+        let token = match &config.pkcs11 {
+            Some(p) => Some(Arc::new(open_token(p).await?)),
+            None => None,
+        };
+        let keys = match (&config.storage, token) {
+            (Storage::Database { url, default_alias }, Some(token)) => {
+                let store = Store::connect(url).await?;
+                let aliases = (!default_alias.is_empty()).then_some(default_alias.as_str());
+                KeyStore::open_with_token(store, token, Passphrases::from_env(aliases)).await?
+            }
+            (Storage::Memory, Some(token)) => {
+                let store = Store::connect("sqlite::memory:").await?;
+                KeyStore::open_with_token(store, token, Passphrases::new()).await?
+            }
+            (Storage::Database { url, default_alias }, None) => {
                 let store = Store::connect(url).await?;
                 KeyStore::open(
                     store,
@@ -121,7 +142,7 @@ impl Signer {
                 )
                 .await?
             }
-            Storage::Memory => {
+            (Storage::Memory, None) => {
                 let store = Store::connect("sqlite::memory:").await?;
                 let mut passphrases = Passphrases::new();
                 passphrases.insert("memory", random_passphrase()?);
@@ -170,6 +191,46 @@ impl Signer {
         Ok(())
     }
 }
+
+/// Opens the configured token (PIN from its file or `SIGNET_SIGNER_PKCS11_PIN`), off the
+/// async workers: loading a module and logging in block.
+async fn open_token(p: &config::Pkcs11Config) -> Result<signet_pkcs11::Token, SignerError> {
+    let pin = match &p.pin_file {
+        Some(path) => {
+            let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+                config::ConfigError::Invalid(format!(
+                    "cannot read pkcs11.pin_file {}: {e}",
+                    path.display()
+                ))
+            })?);
+            zeroize::Zeroizing::new(text.trim_end_matches(['\r', '\n']).to_owned())
+        }
+        None => match std::env::var(PKCS11_PIN_ENV) {
+            Ok(v) if !v.is_empty() => zeroize::Zeroizing::new(v),
+            _ => {
+                return Err(config::ConfigError::Invalid(format!(
+                    "no PIN for the PKCS#11 token {:?}: set pkcs11.pin_file or {PKCS11_PIN_ENV}",
+                    p.token_label
+                ))
+                .into());
+            }
+        },
+    };
+    let spec = signet_pkcs11::TokenSpec {
+        module: p.module.clone(),
+        token_label: p.token_label.clone(),
+        pin,
+    };
+    let token = tokio::task::spawn_blocking(move || signet_pkcs11::Token::open(&spec))
+        .await
+        .map_err(|_| keys::KeyError::Crypto("token task"))?
+        .map_err(keys::KeyError::Token)?;
+    tracing::info!(token = %token.label(), "new keys are generated on the PKCS#11 token");
+    Ok(token)
+}
+
+/// The environment variable holding the token's user PIN when no `pin_file` is given.
+pub const PKCS11_PIN_ENV: &str = "SIGNET_SIGNER_PKCS11_PIN";
 
 /// A random passphrase for the memory backend (its keys die with the process anyway).
 fn random_passphrase() -> Result<String, SignerError> {

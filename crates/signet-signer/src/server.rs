@@ -26,10 +26,7 @@ use crate::proto::key_management::key_management_server::KeyManagementServer;
 use crate::proto::signer::signer_server::SignerServer;
 use crate::service::SignerService;
 
-/// The health service name notary-server checks for `KeyManagement`.
-pub const HEALTH_KEY_MANAGEMENT: &str = "grpc.health.v1.Health.KeyManagement";
-/// The health service name notary-server checks for `Signer`.
-pub const HEALTH_SIGNER: &str = "grpc.health.v1.Health.Signer";
+pub use crate::proto::{HEALTH_KEY_MANAGEMENT, HEALTH_SIGNER};
 /// How often the key database is probed for the health service.
 pub const HEALTH_INTERVAL: Duration = Duration::from_secs(10);
 /// How long a client has to finish the TLS handshake.

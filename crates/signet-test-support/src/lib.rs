@@ -34,6 +34,7 @@
 pub mod pki;
 pub mod postgres;
 pub mod smallfs;
+pub mod softhsm;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

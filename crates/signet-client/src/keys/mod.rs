@@ -26,6 +26,7 @@ mod error;
 mod key;
 mod passphrase;
 mod pem;
+pub mod pkcs11;
 mod source;
 mod store;
 #[cfg(test)]

@@ -94,6 +94,23 @@ impl KeySource for StoreKeySource {
         Ok(entry.map(|e| self.load(e)).transpose()?)
     }
 
+    fn find_all(
+        &self,
+        _gun: &str,
+        _role: &RoleName,
+        allowed: &[KeyId],
+    ) -> Result<Vec<Arc<dyn RoleSigner>>, SourceError> {
+        let entries = self.store.list()?;
+        let mut out = Vec::new();
+        for id in allowed {
+            let id = id.to_string();
+            if let Some(e) = entries.iter().find(|e| e.id == id) {
+                out.push(self.load(e)?);
+            }
+        }
+        Ok(out)
+    }
+
     fn generate(&self, gun: &str, role: &RoleName) -> Result<Arc<dyn RoleSigner>, SourceError> {
         let key = PrivateKey::generate(KeyAlgorithm::EcdsaP256)?;
         self.with_passphrases(|p| self.store.add(&key, role.as_str(), gun, p))?;

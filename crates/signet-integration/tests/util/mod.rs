@@ -14,6 +14,9 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
+pub(crate) mod docker_world;
+pub(crate) mod registry;
+
 /// How long `signet server` may take to print its listening line.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// The line prefix `signet server` prints on stdout once it serves requests.
@@ -231,6 +234,12 @@ impl SignetServer {
     /// Spawns `signet server` on 127.0.0.1 (random port) with the peers' TLS certificate and
     /// waits until it prints its listening line.
     pub(crate) fn start(db: Db) -> SignetServer {
+        Self::start_with_config(db, None)
+    }
+
+    /// [`SignetServer::start`] with a notary-server style configuration file (the flags
+    /// for the address, database and TLS certificate override it).
+    pub(crate) fn start_with_config(db: Db, config: Option<&Path>) -> SignetServer {
         let certs = peer_certs();
         let bin = signet_binary();
         let state = tempfile::Builder::new()
@@ -242,8 +251,11 @@ impl SignetServer {
         let db_url = db.url(state.path());
 
         let mut cmd = Command::new(&bin);
-        cmd.arg("server")
-            .args(["--listen", "127.0.0.1:0"])
+        cmd.arg("server");
+        if let Some(config) = config {
+            cmd.arg("--config").arg(config);
+        }
+        cmd.args(["--listen", "127.0.0.1:0"])
             .args(["--database", &db_url])
             .arg("--tls-cert")
             .arg(&certs.server_cert)
@@ -474,9 +486,43 @@ fn psql(sql: &str) {
 /// Runs `tests/interop/notary-cli.sh SERVER CA WORKDIR PREFIX` and returns its (normalized)
 /// transcript. Panics if the script itself failed (exit != 0).
 pub(crate) fn run_notary_cli(server: &str, ca: &Path, workdir: &Path, prefix: &str) -> String {
+    run_notary_cli_with(None, server, ca, workdir, prefix)
+}
+
+/// The client for [`run_notary_cli_with`]: which binaries (taking turns step by step),
+/// stdout only.
+pub(crate) struct CliClient<'a> {
+    /// The binaries driven as `notary` (the Go `notary`, `signet`), step i by binary
+    /// i mod n.
+    pub(crate) binaries: &'a [&'a Path],
+}
+
+/// `tests/interop/notary-cli.sh` with `client` in place of the Go `notary` (stdout only
+/// recorded, stderr kept in `workdir/stderr.txt`), or the Go client as is with `None`.
+pub(crate) fn run_notary_cli_with(
+    client: Option<CliClient<'_>>,
+    server: &str,
+    ca: &Path,
+    workdir: &Path,
+    prefix: &str,
+) -> String {
     let script = workspace_root().join("tests/interop/notary-cli.sh");
     assert!(script.is_file(), "{} is missing", script.display());
-    let out = Command::new("bash")
+    let mut cmd = Command::new("bash");
+    if let Some(c) = client {
+        let names: Vec<String> = c
+            .binaries
+            .iter()
+            .map(|b| {
+                let s = b.to_string_lossy().into_owned();
+                assert!(!s.contains(' '), "client path {s:?} has a space");
+                s
+            })
+            .collect();
+        cmd.env("NOTARY_CLI_CLIENT", names.join(" "))
+            .env("NOTARY_CLI_STDOUT_ONLY", "1");
+    }
+    let out = cmd
         .arg(&script)
         .arg(server)
         .arg(ca)

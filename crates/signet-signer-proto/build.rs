@@ -1,6 +1,6 @@
 //! Generates the tonic glue for notary-signer's two services from a hand-written
 //! description of `proto/signer.proto` (no `protoc` needed). The message types are
-//! written by hand with prost's derive in `src/proto.rs`.
+//! written by hand with prost's derive in `src/messages.rs`.
 
 use tonic_build::manual::{Builder, Method, Service};
 
@@ -8,8 +8,8 @@ fn unary(name: &str, route: &str, input: &str, output: &str) -> Method {
     Method::builder()
         .name(name)
         .route_name(route)
-        .input_type(format!("crate::proto::{input}"))
-        .output_type(format!("crate::proto::{output}"))
+        .input_type(format!("crate::messages::{input}"))
+        .output_type(format!("crate::messages::{output}"))
         .codec_path("tonic_prost::ProstCodec")
         .build()
 }

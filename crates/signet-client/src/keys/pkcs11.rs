@@ -1,0 +1,282 @@
+//! Signing keys on a PKCS#11 token (an HSM, SoftHSM2) for every role the client signs:
+//! [`TokenKeySource`] puts the keys the publishing code generates on the token and finds
+//! keys there before it looks in the trust directory's key files.
+//!
+//! The token is named by the environment ([`TokenSettings::from_env`]):
+//! `SIGNET_PKCS11_MODULE` (the module's path), `SIGNET_PKCS11_TOKEN` (the token's label)
+//! and `SIGNET_PKCS11_PIN` (the user PIN). A key on the token is labelled with its TUF key
+//! ID; its `CKA_ID` says what it is for, `signet-client\0<role>\0<gun>` (no GUN for root
+//! and delegation keys, as notary stores them), which is how `init` finds an existing root
+//! key there. Keys are ECDSA P-256, signatures raw `r‖s`, as notary makes them; they never
+//! leave the token, so notary (which does not speak PKCS#11 beyond its YubiKey support)
+//! cannot use them, but it verifies what they sign.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use signet_core::{KeyId, PublicKey, RoleName};
+use signet_pkcs11::{Token, TokenAlgorithm, TokenError, TokenKey, TokenSpec};
+use zeroize::Zeroizing;
+
+use crate::publish::{KeyError as SourceError, KeySource, RoleSigner};
+
+/// Environment variable naming the PKCS#11 module.
+pub const MODULE_ENV: &str = "SIGNET_PKCS11_MODULE";
+/// Environment variable naming the token (its label).
+pub const TOKEN_ENV: &str = "SIGNET_PKCS11_TOKEN";
+/// Environment variable holding the user PIN.
+pub const PIN_ENV: &str = "SIGNET_PKCS11_PIN";
+
+/// Which token, and the PIN.
+pub struct TokenSettings {
+    /// The module.
+    pub module: PathBuf,
+    /// The token's label.
+    pub token_label: String,
+    /// The user PIN.
+    pub pin: Zeroizing<String>,
+}
+
+impl fmt::Debug for TokenSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenSettings")
+            .field("module", &self.module)
+            .field("token_label", &self.token_label)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The token settings are incomplete.
+#[derive(Debug, thiserror::Error)]
+#[error("PKCS#11: set {missing} (with {MODULE_ENV}, {TOKEN_ENV} and {PIN_ENV})")]
+pub struct MissingSetting {
+    /// The variable that is not set.
+    pub missing: &'static str,
+}
+
+impl TokenSettings {
+    /// The settings from `lookup` (pass `std::env::var`): `None` when no module is named
+    /// (no token in use).
+    ///
+    /// # Errors
+    ///
+    /// [`MissingSetting`] when a module is named but the token or the PIN is not.
+    pub fn from_env(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, MissingSetting> {
+        let get = |name| lookup(name).filter(|v| !v.is_empty());
+        let Some(module) = get(MODULE_ENV) else {
+            return Ok(None);
+        };
+        let token_label = get(TOKEN_ENV).ok_or(MissingSetting { missing: TOKEN_ENV })?;
+        let pin = get(PIN_ENV).ok_or(MissingSetting { missing: PIN_ENV })?;
+        Ok(Some(Self {
+            module: PathBuf::from(module),
+            token_label,
+            pin: Zeroizing::new(pin),
+        }))
+    }
+
+    /// Opens the token.
+    ///
+    /// # Errors
+    ///
+    /// [`TokenError`]: module, token label or PIN.
+    pub fn open(&self) -> Result<Arc<Token>, TokenError> {
+        Token::open(&TokenSpec {
+            module: self.module.clone(),
+            token_label: self.token_label.clone(),
+            pin: self.pin.clone(),
+        })
+        .map(Arc::new)
+    }
+}
+
+/// What a client key on the token is for (`CKA_ID`): root and delegation keys serve
+/// every GUN, so they carry none.
+fn usage(gun: &str, role: &RoleName) -> Vec<u8> {
+    let gun = match role.as_str() {
+        "targets" | "snapshot" | "timestamp" => gun,
+        _ => "",
+    };
+    format!("signet-client\0{}\0{gun}", role.as_str()).into_bytes()
+}
+
+/// Generates an ECDSA P-256 key for `role` of `gun` on `token` (`signet key generate
+/// --pkcs11`); returns its public key.
+///
+/// # Errors
+///
+/// [`TokenError`].
+pub fn generate(token: &Token, gun: &str, role: &RoleName) -> Result<PublicKey, TokenError> {
+    Ok(token
+        .generate(TokenAlgorithm::EcdsaP256, &usage(gun, role))?
+        .public)
+}
+
+/// A [`KeySource`] that generates keys on a token and finds them there first, then in
+/// another source (the trust directory's key files).
+pub struct TokenKeySource {
+    token: Arc<Token>,
+    files: Arc<dyn KeySource>,
+}
+
+impl fmt::Debug for TokenKeySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenKeySource")
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenKeySource {
+    /// Keys on `token`, then in `files`.
+    pub fn new(token: Arc<Token>, files: Arc<dyn KeySource>) -> Self {
+        Self { token, files }
+    }
+
+    fn signer(&self, key: TokenKey) -> Result<Arc<dyn RoleSigner>, SourceError> {
+        if key.algorithm != TokenAlgorithm::EcdsaP256 {
+            return Err(SourceError {
+                reason: format!(
+                    "token key {} is not ECDSA P-256; signing metadata needs one",
+                    key.key_id()
+                ),
+            });
+        }
+        Ok(Arc::new(TokenSigner {
+            token: self.token.clone(),
+            key,
+        }))
+    }
+
+    fn on_token(&self, id: &KeyId) -> Result<Option<Arc<dyn RoleSigner>>, SourceError> {
+        self.token
+            .find(id.as_str())
+            .map_err(token_err)?
+            .map(|k| self.signer(k))
+            .transpose()
+    }
+}
+
+fn token_err(e: TokenError) -> SourceError {
+    SourceError {
+        reason: e.to_string(),
+    }
+}
+
+impl KeySource for TokenKeySource {
+    fn find(
+        &self,
+        gun: &str,
+        role: &RoleName,
+        allowed: &[KeyId],
+    ) -> Result<Option<Arc<dyn RoleSigner>>, SourceError> {
+        if allowed.is_empty() {
+            let wanted = usage(gun, role);
+            let mut keys = self.token.keys().map_err(token_err)?;
+            keys.retain(|k| k.usage == wanted);
+            // The same choice every time when several keys serve the role.
+            keys.sort_by(|a, b| a.key_id().cmp(b.key_id()));
+            if let Some(k) = keys.into_iter().next() {
+                return self.signer(k).map(Some);
+            }
+            return self.files.find(gun, role, allowed);
+        }
+        for id in allowed {
+            if let Some(s) = self.on_token(id)? {
+                return Ok(Some(s));
+            }
+            if let Some(s) = self.files.find(gun, role, std::slice::from_ref(id))? {
+                return Ok(Some(s));
+            }
+        }
+        Ok(None)
+    }
+
+    fn find_all(
+        &self,
+        gun: &str,
+        role: &RoleName,
+        allowed: &[KeyId],
+    ) -> Result<Vec<Arc<dyn RoleSigner>>, SourceError> {
+        let mut out = Vec::new();
+        for id in allowed {
+            if let Some(s) = self.on_token(id)? {
+                out.push(s);
+            } else if let Some(s) = self.files.find(gun, role, std::slice::from_ref(id))? {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
+    fn generate(&self, gun: &str, role: &RoleName) -> Result<Arc<dyn RoleSigner>, SourceError> {
+        let key = self
+            .token
+            .generate(TokenAlgorithm::EcdsaP256, &usage(gun, role))
+            .map_err(token_err)?;
+        self.signer(key)
+    }
+}
+
+/// A token key as a [`RoleSigner`].
+struct TokenSigner {
+    token: Arc<Token>,
+    key: TokenKey,
+}
+
+impl RoleSigner for TokenSigner {
+    fn public(&self) -> &PublicKey {
+        &self.key.public
+    }
+
+    fn sign(&self, payload: &[u8]) -> Result<Vec<u8>, SourceError> {
+        self.token.sign(&self.key, payload).map_err(token_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_come_from_the_environment() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        assert!(TokenSettings::from_env(env(&[])).unwrap().is_none());
+        let s = TokenSettings::from_env(env(&[
+            (MODULE_ENV, "/m.so"),
+            (TOKEN_ENV, "t"),
+            (PIN_ENV, "1234"),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (s.module.to_str(), s.token_label.as_str()),
+            (Some("/m.so"), "t")
+        );
+        let err =
+            TokenSettings::from_env(env(&[(MODULE_ENV, "/m.so"), (TOKEN_ENV, "t")])).unwrap_err();
+        assert_eq!(err.missing, PIN_ENV);
+    }
+
+    #[test]
+    fn usage_names_the_gun_only_for_repository_keys() {
+        assert_eq!(
+            usage("example.com/app", &RoleName::targets()),
+            b"signet-client\0targets\0example.com/app"
+        );
+        assert_eq!(
+            usage("example.com/app", &RoleName::root()),
+            b"signet-client\0root\0"
+        );
+    }
+}
