@@ -174,6 +174,15 @@ impl ImageRef {
         if self.domain != DOCKER_HUB {
             return self.name();
         }
+        // A first path component that reads as a registry (`a.b`, `host:port`,
+        // `localhost`) would be taken for one: keep the full name then, so the familiar
+        // name always parses back to this image.
+        let first = self.path.split('/').next().unwrap_or("");
+        if self.path.contains('/')
+            && (first.contains('.') || first.contains(':') || first == "localhost")
+        {
+            return self.name();
+        }
         match self.path.strip_prefix("library/") {
             Some(rest) if !rest.contains('/') => rest.to_owned(),
             _ => self.path.clone(),
@@ -484,6 +493,11 @@ mod tests {
             parse("localhost:5000/a").familiar_name(),
             "localhost:5000/a"
         );
+        // A Hub path whose first part reads as a registry keeps its domain (found by the
+        // image_reference fuzz target): the familiar name must parse back to the image.
+        let r = parse("index.docker.io/reg.example.com/a/b");
+        assert_eq!(r.familiar_name(), "docker.io/reg.example.com/a/b");
+        assert_eq!(parse(&r.familiar_name()).name(), r.name());
     }
 
     #[test]
