@@ -352,16 +352,10 @@ impl Store {
                     .busy_timeout(SQLITE_BUSY_TIMEOUT)
                     .foreign_keys(true);
                 // The writer connects first so it is the one switching the file to WAL.
-                let write = SqlitePoolOptions::new()
-                    .max_connections(1)
-                    .acquire_timeout(ACQUIRE_TIMEOUT)
-                    .connect_with(options.clone())
+                let write = open_sqlite_pool(&options, 1)
                     .await
                     .map_err(|err| unavailable(Backend::Sqlite, err))?;
-                let read = SqlitePoolOptions::new()
-                    .max_connections(SQLITE_READERS)
-                    .acquire_timeout(ACQUIRE_TIMEOUT)
-                    .connect_with(options)
+                let read = open_sqlite_pool(&options, SQLITE_READERS)
                     .await
                     .map_err(|err| unavailable(Backend::Sqlite, err))?;
                 Self {
@@ -1293,6 +1287,42 @@ fn conflict(record: &NewRecord) -> StoreError {
         role: record.role.clone(),
         version: record.version,
     }
+}
+
+/// A pool of up to `max` connections to an SQLite file, with its first connection open.
+///
+/// Opening sets the journal mode. While several processes open one new file at once, the one
+/// switching it to WAL holds a lock that makes SQLite answer the others `SQLITE_BUSY` at once,
+/// without waiting out the busy timeout (waiting could deadlock). Such an open is retried, with
+/// growing pauses, for as long as the busy timeout would have waited; any other error is final.
+async fn open_sqlite_pool(
+    options: &SqliteConnectOptions,
+    max: u32,
+) -> Result<SqlitePool, sqlx::Error> {
+    let deadline = tokio::time::Instant::now() + SQLITE_BUSY_TIMEOUT;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        let opened = SqlitePoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.clone())
+            .await;
+        match opened {
+            Err(err) if is_sqlite_busy(&err) && tokio::time::Instant::now() + pause < deadline => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether `err` is SQLite's `SQLITE_BUSY` (primary result code 5, any extended code).
+fn is_sqlite_busy(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|db| db.code())
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| code & 0xff == 5)
 }
 
 fn unavailable(backend: Backend, source: sqlx::Error) -> StoreError {
