@@ -264,6 +264,82 @@ fn signet_client_matches_go_client_against_signet_server() {
     );
 }
 
+/// The same against the Go notary-server in its PostgreSQL mode: a second Go notary-server,
+/// started here on a scratch database of the tests' PostgreSQL (with the tables notary 0.7
+/// expects, `$PEERS_ROOT/sql/notaryserver.sql`), asking the peers' notary-signer for its
+/// timestamp and snapshot signatures like the memory-mode one.
+#[test]
+fn signet_client_matches_go_client_against_go_server_on_postgres() {
+    util::go_notary_url(); // the peers (notary-signer, certificates) must be up
+    let test = "signet_client_matches_go_client_against_go_server_on_postgres";
+    let setup = util::artifact_dir(&format!("{test}-server"));
+    fs::remove_dir_all(&setup).unwrap_or_else(|e| panic!("cannot clean {}: {e}", setup.display()));
+    fs::create_dir_all(&setup).expect("server dir");
+
+    let db = PgDatabase::create();
+    let tables = util::peers_root().join("sql/notaryserver.sql");
+    let out = std::process::Command::new("psql")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", db.url(), "-f"])
+        .arg(&tables)
+        .output()
+        .expect("run psql");
+    assert!(
+        out.status.success(),
+        "cannot create notary's tables from {} (run scripts/peers/configure.sh): {}",
+        tables.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let certs = util::peer_certs();
+    let signer_port = std::env::var("SIGNER_PORT").unwrap_or_else(|_| "7899".to_owned());
+    let port = crate::signer::free_port();
+    let url = format!("https://127.0.0.1:{port}");
+    let config = serde_json::json!({
+        "server": {
+            "http_addr": format!("127.0.0.1:{port}"),
+            "tls_cert_file": certs.server_cert,
+            "tls_key_file": certs.server_key,
+        },
+        "trust_service": {
+            "type": "remote",
+            "hostname": "127.0.0.1",
+            "port": signer_port,
+            "key_algorithm": "ecdsa",
+            "tls_ca_file": certs.ca,
+            "tls_client_cert": certs.server_cert,
+            "tls_client_key": certs.server_key,
+        },
+        "storage": {
+            "backend": "postgres",
+            "db_url": format!("{}?sslmode=disable", db.url()),
+        },
+        "logging": { "level": "info" },
+    });
+    let config_file = setup.join("notary-server.json");
+    fs::write(&config_file, config.to_string()).expect("write notary-server config");
+    let server = crate::signer::start_go_server(&setup, &config_file, &url, &certs.ca);
+
+    assert_client_matches_go(test, &url, &certs.ca, Turns::SignetOnly);
+
+    // The metadata really went through PostgreSQL: both runs' repositories are in its tables.
+    let out = std::process::Command::new("psql")
+        .args(["-X", "-q", "-tA", db.url(), "-c"])
+        .arg("SELECT count(DISTINCT gun) FROM tuf_files")
+        .output()
+        .expect("run psql");
+    let guns: u32 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("psql: {}", String::from_utf8_lossy(&out.stderr)));
+    assert!(
+        guns >= 2,
+        "notary-server stored only {guns} repositories in PostgreSQL database {}:\n{}",
+        db.name(),
+        server.log_tail()
+    );
+    drop(server); // before the database
+}
+
 /// The two clients taking turns on one set of trust directories (every other step, both
 /// orders, so each client runs every step once), each continuing what the other started,
 /// print what the Go client alone prints.
