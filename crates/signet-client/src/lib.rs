@@ -50,7 +50,10 @@ use signet_core::{KeyId, RingVerifier, RoleName, Signed, Targets, VerifyError};
 pub use cache::{Cache, MemoryCache, TrustDirCache};
 pub use error::ClientError;
 pub use signet_core::trusted::{Limits, Pinning};
-pub use transport::{Access, Challenge, Credentials, Transport, TransportConfig, parse_challenge};
+pub use transport::{
+    Access, Challenge, Credentials, IDENTITY_TOKEN_USER, Transport, TransportConfig,
+    parse_challenge,
+};
 
 use transport::Fetched;
 

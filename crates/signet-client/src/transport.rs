@@ -12,6 +12,11 @@
 //! `Authorization: Bearer <token>`; tokens are kept per scope for the transport's lifetime.
 //! A `Basic` challenge is answered with the credentials directly. The realm must be
 //! `https://` (or loopback `http://`), so credentials never travel in clear text.
+//!
+//! An identity token (docker's OAuth refresh token, [`Credentials::identity_token`]) is
+//! exchanged instead as docker exchanges it: `POST` to the realm with the form
+//! `grant_type=refresh_token`, `refresh_token`, `service`, `scope` and `client_id`, the access
+//! token read from the JSON answer. It is never sent as a basic password.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -67,7 +72,27 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+/// The user name docker's credential helpers give for an identity token.
+pub const IDENTITY_TOKEN_USER: &str = "<token>";
+
+/// The OAuth client ID sent with an identity token.
+const OAUTH_CLIENT_ID: &str = "signet";
+
 impl Credentials {
+    /// An identity token (an OAuth refresh token from `docker login`), held under docker's
+    /// user name for them, [`IDENTITY_TOKEN_USER`].
+    pub fn identity_token(token: impl Into<String>) -> Self {
+        Self {
+            username: IDENTITY_TOKEN_USER.to_owned(),
+            password: zeroize::Zeroizing::new(token.into()),
+        }
+    }
+
+    /// Whether these are an identity token rather than a user name and password.
+    pub fn is_identity_token(&self) -> bool {
+        self.username == IDENTITY_TOKEN_USER
+    }
+
     /// Parses notary's `NOTARY_AUTH`: base64 of `user:password` (the password trimmed).
     pub fn from_notary_auth(value: &str) -> Result<Self, ClientError> {
         let bad = |reason: &str| ClientError::Config {
@@ -307,13 +332,14 @@ impl Transport {
                 None => Ok(resp),
             },
             "basic" => match &self.credentials {
-                Some(c) => {
+                Some(c) if !c.is_identity_token() => {
                     make()
                         .basic_auth(&c.username, Some(c.password.as_str()))
                         .send()
                         .await
                 }
-                None => Ok(resp),
+                // an identity token is for a token service only, never a basic password
+                _ => Ok(resp),
             },
             _ => Ok(resp),
         }
@@ -331,17 +357,41 @@ impl Transport {
             return None;
         }
         let mut url = reqwest::Url::parse(realm).ok()?;
-        {
-            let mut q = url.query_pairs_mut();
-            q.append_pair("scope", scope);
-            if let Some(service) = challenge.params.get("service") {
-                q.append_pair("service", service);
+        let service = challenge.params.get("service").map(String::as_str);
+        let req = match &self.credentials {
+            Some(c) if c.is_identity_token() => {
+                let mut form = form_urlencoded::Serializer::new(String::new());
+                form.append_pair("grant_type", "refresh_token")
+                    .append_pair("refresh_token", c.password.as_str())
+                    .append_pair("client_id", OAUTH_CLIENT_ID)
+                    .append_pair("scope", scope);
+                if let Some(service) = service {
+                    form.append_pair("service", service);
+                }
+                let form = zeroize::Zeroizing::new(form.finish());
+                self.http
+                    .post(url)
+                    .header(
+                        reqwest::header::CONTENT_TYPE,
+                        "application/x-www-form-urlencoded",
+                    )
+                    .body(form.as_str().to_owned())
             }
-        }
-        let mut req = self.http.get(url);
-        if let Some(c) = &self.credentials {
-            req = req.basic_auth(&c.username, Some(c.password.as_str()));
-        }
+            credentials => {
+                {
+                    let mut q = url.query_pairs_mut();
+                    q.append_pair("scope", scope);
+                    if let Some(service) = service {
+                        q.append_pair("service", service);
+                    }
+                }
+                let req = self.http.get(url);
+                match credentials {
+                    Some(c) => req.basic_auth(&c.username, Some(c.password.as_str())),
+                    None => req,
+                }
+            }
+        };
         let mut resp = req.send().await.ok()?;
         if !resp.status().is_success() {
             tracing::warn!(status = resp.status().as_u16(), "token service refused");

@@ -12,7 +12,7 @@ use signet_client::registry::{DockerConfig, ImageRef, MediaType, Registry, Regis
 use crate::util::random_hex;
 use crate::util::registry::{
     AuthRegistry, DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, Pusher, RegistryAuth,
-    blocking, shared_registry, write_docker_auth,
+    blocking, shared_registry, write_docker_auth, write_docker_identity_token,
 };
 
 fn connect(image: &ImageRef, docker_dir: &std::path::Path) -> Registry {
@@ -99,6 +99,46 @@ fn token_auth_answers_the_registry_bearer_challenge() {
         password: "t0ken-pw".into(),
     });
     check_authenticated_registry(&reg, "bob", "t0ken-pw");
+}
+
+/// An identity token (what `docker login` stores for an OAuth token service) is exchanged
+/// for an access token with docker's `POST` form; a wrong one is refused as unauthorized.
+#[test]
+fn identity_token_is_exchanged_at_the_token_service() {
+    let reg = AuthRegistry::start(RegistryAuth::Token {
+        user: "dana".into(),
+        password: "oauth-pw".into(),
+    });
+    let host = reg.host_port();
+    let repo = format!("idt-{}/app", random_hex(4));
+    let pushed = blocking(
+        Pusher::new(host, Some(reg.push_auth(&repo, "dana", "oauth-pw"))).image(
+            &repo,
+            "v1",
+            OCI_MANIFEST,
+            "identity",
+        ),
+    );
+    let image = ImageRef::parse(&format!("{host}/{repo}:v1")).unwrap();
+    let good = tempfile::tempdir().unwrap();
+    write_docker_identity_token(good.path(), host, "dana", &reg.identity_token());
+    let bad = tempfile::tempdir().unwrap();
+    write_docker_identity_token(bad.path(), host, "dana", "refresh-stolen");
+    blocking(async {
+        let m = connect(&image, good.path())
+            .manifest(image.path(), "v1")
+            .await
+            .unwrap_or_else(|e| panic!("{e:#?}\nregistry log:\n{}", reg.log()));
+        assert_eq!(m.digest.to_string(), pushed.digest);
+        let e = connect(&image, bad.path())
+            .manifest(image.path(), "v1")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, RegistryError::Unauthorized { status: 401, .. }),
+            "{e:#?}"
+        );
+    });
 }
 
 /// Pushes an image with the registry's own credentials, then reads it through

@@ -12,6 +12,7 @@ use zeroize::Zeroizing;
 
 use super::RegistryError;
 use crate::Credentials;
+use crate::transport::IDENTITY_TOKEN_USER;
 
 /// The largest `config.json` read.
 const MAX_CONFIG_BYTES: u64 = 16 << 20;
@@ -200,6 +201,11 @@ impl DockerConfig {
             path: Some(path.clone()),
             reason: format!("auths.{server}: {reason}"),
         };
+        // docker prefers the identity token (`docker login` against an OAuth token service
+        // stores it, with the user name alone in `auth`).
+        if let Some(token) = entry.identitytoken.as_deref().filter(|t| !t.is_empty()) {
+            return Ok(Some(Credentials::identity_token(token)));
+        }
         if let Some(auth) = entry.auth.as_deref().filter(|a| !a.is_empty()) {
             let plain = signet_core::encoding::b64_decode(auth.trim())
                 .ok_or_else(|| bad("auth is not base64"))?;
@@ -217,16 +223,6 @@ impl DockerConfig {
                 username: u.clone(),
                 password: Zeroizing::new(p.clone()),
             })),
-            _ if entry
-                .identitytoken
-                .as_deref()
-                .is_some_and(|t| !t.is_empty()) =>
-            {
-                Err(bad(
-                    "only an identity token (OAuth refresh token) is stored; Signet does not \
-                 support those yet: log in with a password or access token",
-                ))
-            }
             _ => Ok(None),
         }
     }
@@ -280,12 +276,8 @@ fn run_helper(helper: &str, server: &str) -> Result<Option<Credentials>, Registr
     let answer: HelperAnswer =
         serde_json::from_slice(&stdout).map_err(|e| err(format!("bad answer: {e}")))?;
     let secret = Zeroizing::new(answer.secret);
-    if answer.username == "<token>" {
-        return Err(err(
-            "the helper holds an identity token (OAuth refresh token); Signet does not support \
-             those yet"
-                .to_owned(),
-        ));
+    if answer.username == IDENTITY_TOKEN_USER {
+        return Ok(Some(Credentials::identity_token(secret.as_str())));
     }
     if answer.username.is_empty() {
         return Ok(None);
@@ -310,12 +302,14 @@ mod tests {
     #[test]
     fn auths_are_read_as_docker_reads_them() {
         let auth = signet_core::encoding::b64_encode(b"alice:s3cret:x");
+        let user_only = signet_core::encoding::b64_encode(b"carol:");
         let (_d, c) = config(&format!(
             r#"{{"auths":{{"127.0.0.1:5000":{{"auth":"{auth}"}},
                 "https://index.docker.io/v1/":{{"username":"bob","password":"pw"}},
                 "https://reg.example.com/v2/":{{"auth":"{auth}"}},
                 "broken.example.com":{{"auth":"%%%"}},
-                "token.example.com":{{"identitytoken":"t"}}}},"other":1}}"#
+                "token.example.com":{{"identitytoken":"t"}},
+                "both.example.com":{{"auth":"{user_only}","identitytoken":"rt"}}}},"other":1}}"#
         ));
         let a = c.credentials("127.0.0.1:5000").unwrap().unwrap();
         assert_eq!(
@@ -331,8 +325,13 @@ mod tests {
         assert_eq!(r.username, "alice");
         assert!(c.credentials("nothing.example.com").unwrap().is_none());
         assert!(c.credentials("broken.example.com").is_err());
-        let e = c.credentials("token.example.com").unwrap_err().to_string();
-        assert!(e.contains("identity token"), "{e}");
+        let t = c.credentials("token.example.com").unwrap().unwrap();
+        assert!(t.is_identity_token());
+        assert_eq!(t.password.as_str(), "t");
+        // what `docker login` leaves with an OAuth token service: the token wins
+        let both = c.credentials("both.example.com").unwrap().unwrap();
+        assert!(both.is_identity_token());
+        assert_eq!(both.password.as_str(), "rt");
         assert!(
             DockerConfig::new("/nonexistent")
                 .credentials("x")

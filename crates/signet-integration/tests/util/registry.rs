@@ -347,7 +347,10 @@ impl AuthRegistry {
                     .expect("bind token service");
                 let token_addr = listener.local_addr().expect("addr");
                 let app = axum::Router::new()
-                    .route("/token", axum::routing::get(token_endpoint))
+                    .route(
+                        "/token",
+                        axum::routing::get(token_endpoint).post(oauth_token_endpoint),
+                    )
                     .with_state(service.clone());
                 rt.spawn(async move { axum::serve(listener, app).await });
                 (
@@ -517,6 +520,68 @@ async fn token_endpoint(
         axum::http::StatusCode::OK,
         format!("{}", json!({"token": token})),
     )
+}
+
+impl TokenService {
+    /// The identity token (OAuth refresh token) the service accepts for its user.
+    fn identity_token(&self) -> String {
+        format!("refresh-{}-{}", self.user, self.password)
+    }
+}
+
+impl AuthRegistry {
+    /// The identity token its token service takes (`docker login` would have stored it).
+    pub(crate) fn identity_token(&self) -> String {
+        self.token
+            .as_ref()
+            .expect("identity tokens need a token-auth registry")
+            .identity_token()
+    }
+}
+
+/// `POST /token` with docker's OAuth form (`grant_type=refresh_token`, `refresh_token`,
+/// `service`, `scope`, `client_id`): an access token for the scope if the refresh token is
+/// the user's identity token, else 401.
+async fn oauth_token_endpoint(
+    axum::extract::State(s): axum::extract::State<TokenService>,
+    axum::extract::Form(form): axum::extract::Form<Vec<(String, String)>>,
+) -> (axum::http::StatusCode, String) {
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let identity = s.identity_token();
+    if field("grant_type") != Some("refresh_token")
+        || field("refresh_token") != Some(identity.as_str())
+        || field("service") != Some(TOKEN_SERVICE)
+        || field("client_id").is_none_or(str::is_empty)
+    {
+        return (
+            axum::http::StatusCode::UNAUTHORIZED,
+            r#"{"error":"invalid_grant"}"#.to_owned(),
+        );
+    }
+    let token = s.mint(field("scope").unwrap_or_default(), &s.user);
+    (
+        axum::http::StatusCode::OK,
+        format!("{}", json!({"access_token": token, "expires_in": 600})),
+    )
+}
+
+/// Writes `$dir/config.json` as `docker login` leaves it with an OAuth token service: the user
+/// name alone in `auth`, the refresh token in `identitytoken`.
+pub(crate) fn write_docker_identity_token(dir: &Path, host: &str, user: &str, token: &str) {
+    std::fs::create_dir_all(dir).expect("docker config dir");
+    let auth = STANDARD.encode(format!("{user}:").as_bytes());
+    std::fs::write(
+        dir.join("config.json"),
+        format!(
+            "{}",
+            json!({"auths": {host: {"auth": auth, "identitytoken": token}}})
+        ),
+    )
+    .expect("config.json");
 }
 
 fn which(name: &str) -> Option<PathBuf> {
