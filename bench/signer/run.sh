@@ -10,7 +10,8 @@
 #      order alternates (Go first, then signet first, ...). The signet signer's path does not
 #      touch its database once a key is loaded, so its memory store costs what SQLite does.
 #   B. Publishes/s of signet server (SQLite) to distinct GUNs with bench/loadgen: local keys,
-#      remote keys on signet signer, remote keys on the Go notary-signer. Each publish has the
+#      remote keys on signet signer (memory store, and on a SQLite file like the server's
+#      local keys), remote keys on the Go notary-signer. Each publish has the
 #      server sign one timestamp (the publisher signs its snapshot), so a remote signer adds
 #      one Sign RPC per publish.
 # Raw output goes to bench/results/<UTC stamp>-signer/; a markdown summary is printed at the
@@ -173,25 +174,38 @@ PIDS+=("$GO_PID")
 wait_port "$GO_SIGNER_PORT" "$GO_PID" go-signer
 
 signer_json "$SIGNET_SIGNER_PORT" '{ "backend": "memory" }' >"$OUT/signet-signer.json"
+# The same signer on a SQLite file, like the server's local keys (the memory store above
+# never writes to disk; a publish with local keys writes its key rows to the server's file).
+SIGNET_SQLITE_SIGNER_PORT=${SIGNET_SQLITE_SIGNER_PORT:-17914}
+signer_json "$SIGNET_SQLITE_SIGNER_PORT" \
+  "{ \"backend\": \"sqlite3\", \"db_url\": \"$OUT/signet-signer.sqlite\", \"default_alias\": \"bench\" }" \
+  >"$OUT/signet-signer-sqlite.json"
 "$SIGNET" signer -c "$OUT/signet-signer.json" >"$OUT/signet-signer.stdout" 2>"$OUT/signet-signer.log" </dev/null &
 SIGNET_PID=$!
 PIDS+=("$SIGNET_PID")
 wait_port "$SIGNET_SIGNER_PORT" "$SIGNET_PID" signet-signer
 
+NOTARY_SIGNER_BENCH=$PASS "$SIGNET" signer -c "$OUT/signet-signer-sqlite.json" \
+  >"$OUT/signet-signer-sqlite.stdout" 2>"$OUT/signet-signer-sqlite.log" </dev/null &
+SIGNET_SQLITE_PID=$!
+PIDS+=("$SIGNET_SQLITE_PID")
+wait_port "$SIGNET_SQLITE_SIGNER_PORT" "$SIGNET_SQLITE_PID" signet-signer-sqlite
+
 # ------------------------------------------------------------------ A. Sign RPCs
 : >"$OUT/sign.jsonl"
-sign_run() { # LABEL PORT
+sign_run() { # LABEL PORT PID
   log "  $1: Sign at concurrency $CONCURRENCY, ${SIGN_SECONDS}s each"
   "$SIGNLOAD" --port "$2" --ca "$CA" --cert "$CERTS/notary-server.crt" --key "$CERTS/notary-server.key" \
     --algorithm "$ALGORITHM" --concurrency "$CONCURRENCY" --seconds "$SIGN_SECONDS" --label "$1" \
+    --server-pid "$3" \
     >>"$OUT/sign.jsonl" 2>>"$OUT/sign.log" || die "signet-bench-signer failed against $1 (see sign.log)"
 }
 for round in $(seq "$ROUNDS"); do
   log "=== Sign round $round"
   if [ $((round % 2)) = 1 ]; then
-    sign_run go-notary-signer "$GO_SIGNER_PORT"; sign_run signet-signer "$SIGNET_SIGNER_PORT"
+    sign_run go-notary-signer "$GO_SIGNER_PORT" "$GO_PID"; sign_run signet-signer "$SIGNET_SIGNER_PORT" "$SIGNET_PID"
   else
-    sign_run signet-signer "$SIGNET_SIGNER_PORT"; sign_run go-notary-signer "$GO_SIGNER_PORT"
+    sign_run signet-signer "$SIGNET_SIGNER_PORT" "$SIGNET_PID"; sign_run go-notary-signer "$GO_SIGNER_PORT" "$GO_PID"
   fi
 done
 tail -n +1 "$OUT/sign.jsonl" >&2
@@ -208,11 +222,13 @@ publish_run() { # NAME URL
 }
 remote_config "$SIGNET_SIGNER_PORT" "$OUT/server-remote-signet.json"
 remote_config "$GO_SIGNER_PORT" "$OUT/server-remote-go.json"
-for variant in local remote-signet-signer remote-go-notary-signer; do
+remote_config "$SIGNET_SQLITE_SIGNER_PORT" "$OUT/server-remote-signet-sqlite.json"
+for variant in local remote-signet-signer remote-signet-signer-sqlite remote-go-notary-signer; do
   log "=== publishes: signet server, $variant keys"
   case $variant in
     local) start_server "server-$variant" ;;
     remote-signet-signer) start_server "server-$variant" "$OUT/server-remote-signet.json" ;;
+    remote-signet-signer-sqlite) start_server "server-$variant" "$OUT/server-remote-signet-sqlite.json" ;;
     remote-go-notary-signer) start_server "server-$variant" "$OUT/server-remote-go.json" ;;
   esac
   publish_run "$variant" "$SERVER_URL"
@@ -227,14 +243,16 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b+0==0) print "NA"; else printf "%
   echo
   echo "Sign RPCs, $ALGORITHM, one HTTP/2 connection, median of $ROUNDS rounds of ${SIGN_SECONDS}s:"
   echo
-  echo "| calls in flight | notary-signer signs/s | signet signer signs/s | ratio | notary-signer p99 ms | signet signer p99 ms | p99 ratio |"
-  echo "|---|---|---|---|---|---|---|"
+  echo "| calls in flight | notary-signer signs/s | signet signer signs/s | ratio | notary-signer p99 ms | signet signer p99 ms | p99 ratio | notary-signer CPU µs/sign | signet signer CPU µs/sign | signatures per CPU-second, signet vs notary |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
   for c in ${CONCURRENCY//,/ }; do
     gs=$(jq -r --argjson c "$c" 'select(.label=="go-notary-signer" and .concurrency==$c) | .signs_per_sec' "$OUT/sign.jsonl" | median)
     ss=$(jq -r --argjson c "$c" 'select(.label=="signet-signer" and .concurrency==$c) | .signs_per_sec' "$OUT/sign.jsonl" | median)
     gp=$(jq -r --argjson c "$c" 'select(.label=="go-notary-signer" and .concurrency==$c) | .p99_ms' "$OUT/sign.jsonl" | median)
     sp=$(jq -r --argjson c "$c" 'select(.label=="signet-signer" and .concurrency==$c) | .p99_ms' "$OUT/sign.jsonl" | median)
-    echo "| $c | $gs | $ss | $(ratio "$ss" "$gs") | $gp | $sp | $(ratio "$sp" "$gp") |"
+    gc=$(jq -r --argjson c "$c" 'select(.label=="go-notary-signer" and .concurrency==$c) | .server_cpu_us_per_sign' "$OUT/sign.jsonl" | median)
+    sc=$(jq -r --argjson c "$c" 'select(.label=="signet-signer" and .concurrency==$c) | .server_cpu_us_per_sign' "$OUT/sign.jsonl" | median)
+    echo "| $c | $gs | $ss | $(ratio "$ss" "$gs") | $gp | $sp | $(ratio "$sp" "$gp") | $gc | $sc | $(ratio "$gc" "$sc") |"
   done
   echo
   echo "Publishes of signet server (SQLite), $N_GUNS distinct GUNs, $PUB_CONCURRENCY in flight:"

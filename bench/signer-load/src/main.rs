@@ -11,7 +11,10 @@
 //!    timestamp key.
 //!
 //! Prints one JSON line per concurrency on stdout: signatures, failures, signs/s (successes
-//! / elapsed wall time), latency percentiles of successful calls.
+//! / elapsed wall time), latency percentiles of successful calls, and with `--server-pid`
+//! the signer's CPU time per signature (user + system time of that process from
+//! `/proc/<pid>/stat` before and after the timed run, divided by the signatures): a cost
+//! that does not depend on how much CPU the load generator itself takes from the machine.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -40,7 +43,7 @@ struct Args {
     /// Client key (PEM).
     #[arg(long)]
     key: PathBuf,
-    /// Key algorithm: ecdsa or ed25519.
+    /// Key algorithm: ecdsa, ed25519 (or rsa, with a signer on a PKCS#11 token).
     #[arg(long, default_value = "ecdsa")]
     algorithm: String,
     /// Calls in flight, comma-separated; one timed run each.
@@ -55,6 +58,31 @@ struct Args {
     /// A label for the output (e.g. the signer's name).
     #[arg(long, default_value = "")]
     label: String,
+    /// The signer's process ID: report its CPU µs per signature (Linux `/proc`).
+    #[arg(long)]
+    server_pid: Option<u32>,
+}
+
+/// User + system CPU time of process `pid` so far, in µs (`/proc/<pid>/stat` fields 14 and
+/// 15, in clock ticks of 1/100 s as Linux reports them to user space).
+fn cpu_us(pid: u32) -> anyhow::Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("reading /proc/{pid}/stat"))?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .context("malformed /proc stat")?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // `rest` starts at field 3 (state): utime is field 14, stime 15.
+    let ticks = |i: usize| -> anyhow::Result<u64> {
+        fields
+            .get(i - 3)
+            .context("short /proc stat")?
+            .parse::<u64>()
+            .context("/proc stat field")
+    };
+    Ok((ticks(14)? + ticks(15)?) * 10_000)
 }
 
 /// A timestamp's `signed` part, as notary-server sends it to be signed.
@@ -76,10 +104,10 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("CreateKey")?;
     let id = key.id().as_str().to_owned();
-    let method = if args.algorithm == "ed25519" {
-        "eddsa"
-    } else {
-        "ecdsa"
+    let method = match args.algorithm.as_str() {
+        "ed25519" => "eddsa",
+        "rsa" => "rsapss",
+        _ => "ecdsa",
     };
     let first = signer.sign(&id, CONTENT).await.context("Sign")?;
     RingVerifier
@@ -97,10 +125,16 @@ async fn main() -> anyhow::Result<()> {
     )
     .await;
     for &c in &args.concurrency {
+        let cpu_before = args.server_pid.map(cpu_us).transpose()?;
         let r = run(&signer, &id, c, Duration::from_secs(args.seconds)).await;
+        let cpu_after = args.server_pid.map(cpu_us).transpose()?;
         let mut lat = r.latencies;
         lat.sort_unstable();
         let ok = lat.len();
+        let cpu_per_sign = match (cpu_before, cpu_after) {
+            (Some(b), Some(a)) if ok > 0 => round3(a.saturating_sub(b) as f64 / ok as f64),
+            _ => serde_json::Value::Null,
+        };
         println!(
             "{}",
             serde_json::json!({
@@ -115,6 +149,7 @@ async fn main() -> anyhow::Result<()> {
                 "p50_ms": round3(percentile(&lat, 50.0)),
                 "p99_ms": round3(percentile(&lat, 99.0)),
                 "max_ms": round3(lat.last().map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)),
+                "server_cpu_us_per_sign": cpu_per_sign,
             })
         );
     }

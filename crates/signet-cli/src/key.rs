@@ -17,28 +17,26 @@ pub(crate) struct KeyArgs {
 
 #[derive(Subcommand, Debug)]
 enum KeyCommand {
-    /// Lists keys (ROLE, GUN, KEY ID, LOCATION), as notary prints them.
+    /// Lists keys (ROLE, GUN, KEY ID, LOCATION), as notary prints them; with
+    /// SIGNET_PKCS11_* set, the keys on that PKCS#11 token too (location
+    /// `pkcs11:token=<label>`).
     List,
     /// Generates a new key. With -o, writes PREFIX-key.pem (encrypted) and PREFIX.pem
     /// (public key) instead of storing it.
     Generate {
-        /// ecdsa (default, P-256) or ed25519.
+        /// ecdsa (default, P-256) or ed25519; with --pkcs11, ecdsa or rsa (2048 bits,
+        /// RSASSA-PSS signatures; not for root keys).
         #[arg(default_value = "ecdsa")]
         algorithm: String,
         /// Role to generate the key for.
         #[arg(short = 'r', long, default_value = "root")]
         role: String,
-        /// File name prefix to write the key pair to.
-        #[arg(
-            short = 'o',
-            long = "output",
-            value_name = "PREFIX",
-            conflicts_with = "pkcs11"
-        )]
+        /// File name prefix to write the key pair to (with --pkcs11: only PREFIX.pem, the
+        /// public key, e.g. for `delegation add`).
+        #[arg(short = 'o', long = "output", value_name = "PREFIX")]
         output: Option<PathBuf>,
         /// Generate the key on the PKCS#11 token SIGNET_PKCS11_MODULE, SIGNET_PKCS11_TOKEN
-        /// and SIGNET_PKCS11_PIN name (ECDSA P-256; it never leaves the token) (Signet
-        /// extension).
+        /// and SIGNET_PKCS11_PIN name (it never leaves the token) (Signet extension).
         #[arg(long)]
         pkcs11: bool,
         /// With --pkcs11: the repository a targets or snapshot key is for.
@@ -163,15 +161,21 @@ pub(crate) fn run(
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match args.command {
-        KeyCommand::List => commands::list(&store, &mut out)?,
+        KeyCommand::List => {
+            let on_token = match token_settings()? {
+                Some(settings) => pkcs11::list(&*settings.open()?)?,
+                None => Vec::new(),
+            };
+            commands::list_with(&store, on_token, &mut out)?;
+        }
         KeyCommand::Generate {
             algorithm,
             role,
             pkcs11: true,
             gun,
-            ..
+            output,
         } => {
-            generate_on_token(&algorithm, &role, &gun, &mut out)?;
+            generate_on_token(&algorithm, &role, &gun, output.as_deref(), &mut out)?;
         }
         KeyCommand::Generate {
             algorithm,
@@ -221,16 +225,18 @@ pub(crate) fn run(
     Ok(())
 }
 
-/// `key generate --pkcs11`: an ECDSA P-256 key for `role` on the token.
+/// `key generate --pkcs11`: a key of `algorithm` for `role` on the token; with `output`,
+/// its public key is also written to `PREFIX.pem`.
 fn generate_on_token(
     algorithm: &str,
     role: &str,
     gun: &str,
+    output: Option<&std::path::Path>,
     out: &mut dyn std::io::Write,
 ) -> anyhow::Result<()> {
-    if !algorithm.eq_ignore_ascii_case("ecdsa") {
-        anyhow::bail!("keys on a PKCS#11 token are ECDSA (P-256), not {algorithm}");
-    }
+    let Some(on_token) = pkcs11::algorithm(algorithm) else {
+        anyhow::bail!("keys on a PKCS#11 token are ecdsa (P-256) or rsa, not {algorithm}");
+    };
     let role = signet_core::RoleName::parse(role)
         .map_err(|e| anyhow::anyhow!("invalid role {role:?}: {e}"))?;
     let token = token_settings()?.ok_or_else(|| {
@@ -242,15 +248,20 @@ fn generate_on_token(
         )
     })?;
     let opened = token.open()?;
-    let public = pkcs11::generate(&opened, gun, &role)?;
+    let public = pkcs11::generate(&opened, on_token, gun, &role)?;
     writeln!(
         out,
-        "Generated new ecdsa {} key with keyID: {} on PKCS#11 token {}",
+        "Generated new {} {} key with keyID: {} on PKCS#11 token {}",
+        public.keytype().as_str(),
         role.as_str(),
         public.id(),
         opened.label()
     )
     .context("writing output")?;
+    if let Some(prefix) = output {
+        let path = commands::write_public(prefix, role.as_str(), &public)?;
+        writeln!(out, "Public key written to {}", path.display()).context("writing output")?;
+    }
     Ok(())
 }
 

@@ -335,7 +335,7 @@ impl Publisher {
                         .map_err(|e| key_err(gun, &role, &e))?;
                     sigs.push(Signature {
                         keyid: listed.clone(),
-                        method: "ecdsa".to_owned(),
+                        method: signer.method().to_owned(),
                         sig: Base64Bytes(sig),
                     });
                 }

@@ -51,8 +51,14 @@ pub trait RoleSigner: Send + Sync {
     /// The public key as metadata lists a plain key (`ecdsa`, SubjectPublicKeyInfo DER);
     /// its ID is the canonical key ID.
     fn public(&self) -> &PublicKey;
-    /// Signs `payload` with ECDSA P-256 / SHA-256, returning raw `r‖s` (64 bytes).
+    /// Signs `payload` with ECDSA P-256 / SHA-256, returning raw `r‖s` (64 bytes), or as
+    /// [`RoleSigner::method`] says.
     fn sign(&self, payload: &[u8]) -> Result<Vec<u8>, KeyError>;
+    /// The TUF signature method of [`RoleSigner::sign`]'s signatures: `ecdsa` unless the
+    /// key is another type (`rsapss` for an RSA key on a PKCS#11 token).
+    fn method(&self) -> &'static str {
+        "ecdsa"
+    }
 }
 
 /// Where signing keys come from: the private key store.
@@ -862,7 +868,7 @@ fn sign<T: Role>(
             .map_err(|e| key_err(gun, &role, &e))?;
         sigs.push(Signature {
             keyid: keyid.clone(),
-            method: "ecdsa".to_owned(),
+            method: signer.method().to_owned(),
             sig: signet_core::metadata::Base64Bytes(sig),
         });
     }

@@ -258,6 +258,31 @@ fn signet_server_with_signet_signer_on_softhsm_matches_go_notary_server() {
         objects >= 4,
         "the token holds {objects} objects after the scenario; its keys are not there"
     );
+
+    // The token's store disappears under the running signer: its health turns NOT_SERVING
+    // (probed every 10 s), which the server reports.
+    assert_eq!(health(&server), (200, "{}".to_owned()));
+    fs::remove_dir_all(hsm.dir().join("tokens")).expect("remove the token directory");
+    let deadline = Instant::now() + Duration::from_secs(45);
+    loop {
+        let (status, body) = health(&server);
+        if status == 503 {
+            assert!(body.contains("Trust operational"), "{body}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "health still {status} {body} after the token went away:\n{}",
+            signer.log_tail()
+        );
+        thread::sleep(Duration::from_millis(500));
+    }
+    let log = fs::read_to_string(&signer.log).expect("signer log");
+    assert!(
+        log.contains("PKCS#11 token unusable"),
+        "{}",
+        signer.log_tail()
+    );
 }
 
 /// Files under `dir` (recursively) whose extension is `ext`.

@@ -117,3 +117,136 @@ fn root_and_targets_keys_on_a_softhsm_token_publish_for_the_go_client() {
         "private key files were written: {files:?}"
     );
 }
+
+/// The key ID in `Generated new <type> <role> key with keyID: <id> …`.
+fn generated_id(out: &str) -> String {
+    out.split("key with keyID: ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("no key ID in {out:?}"))
+}
+
+/// An RSA key made on the token (`key generate rsa --pkcs11 -o`) is delegated to, signs the
+/// delegation's metadata with RSASSA-PSS (notary's `rsapss`) there, and the Go `notary`
+/// client verifies it and lists the delegated target. `key list` shows the token's keys
+/// with their location.
+#[test]
+fn rsa_delegation_key_on_a_softhsm_token_signs_for_the_go_client() {
+    let dir = util::artifact_dir("rsa_delegation_key_on_a_softhsm_token_signs_for_the_go_client");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let hsm = SoftHsm::create("signet-rsa");
+    let signet = util::signet_binary();
+    let trust = dir.join("trust");
+    let gun = format!("example.com/token-rsa-{}/app", util::random_hex(4));
+    let prefix = dir.join("releases");
+
+    let (code, out) = run(
+        &signet,
+        &trust,
+        &hsm,
+        &[
+            "key",
+            "generate",
+            "rsa",
+            "--role",
+            "targets/releases",
+            "--pkcs11",
+            "-o",
+            prefix.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("Generated new rsa targets/releases key"),
+        "{out}"
+    );
+    let rsa_id = generated_id(&out);
+    let public = dir.join("releases.pem");
+    let pem = std::fs::read_to_string(&public).expect("public key file");
+    assert!(pem.contains("BEGIN PUBLIC KEY"), "{pem}");
+    // RSA root keys are refused (their certificate is ECDSA).
+    let (code, out) = run(
+        &signet,
+        &trust,
+        &hsm,
+        &["key", "generate", "rsa", "--role", "root", "--pkcs11"],
+    );
+    assert_ne!(code, 0, "{out}");
+
+    let (code, out) = run(&signet, &trust, &hsm, &["init", &gun]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = run(
+        &signet,
+        &trust,
+        &hsm,
+        &[
+            "delegation",
+            "add",
+            &gun,
+            "targets/releases",
+            public.to_str().expect("utf-8"),
+            "--all-paths",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = run(&signet, &trust, &hsm, &["publish", &gun]);
+    assert_eq!(code, 0, "{out}");
+    let file = dir.join("v1.txt");
+    std::fs::write(&file, b"signed with RSA-PSS on the token\n").expect("write");
+    let f = file.to_str().expect("utf-8");
+    let (code, out) = run(
+        &signet,
+        &trust,
+        &hsm,
+        &["add", &gun, "v1", f, "--roles", "targets/releases"],
+    );
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = run(&signet, &trust, &hsm, &["publish", &gun]);
+    assert_eq!(code, 0, "{out}");
+
+    // The Go client verifies the RSA-PSS signature and lists the delegated target.
+    let go = dir.join("go");
+    let (code, listed) = run(Path::new("notary"), &go, &hsm, &["list", &gun]);
+    assert_eq!(code, 0, "Go notary cannot list it:\n{listed}");
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("v1 ") && l.trim_end().ends_with("targets/releases")),
+        "v1 must be listed from targets/releases:\n{listed}"
+    );
+
+    // The server holds targets/releases signed by the token key with `rsapss`.
+    let url = format!(
+        "{}/v2/{gun}/_trust/tuf/targets/releases.json",
+        util::go_notary_url()
+    );
+    let (status, body) = util::https_get(&url, &util::peer_certs().ca).expect("releases");
+    assert_eq!(status, 200, "{body}");
+    let doc: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let sigs = doc["signatures"].as_array().expect("signatures");
+    assert_eq!(sigs.len(), 1, "{body}");
+    assert_eq!(sigs[0]["keyid"], rsa_id.as_str());
+    assert_eq!(sigs[0]["method"], "rsapss");
+
+    // key list shows the token's keys, with the token as their location.
+    let (code, out) = run(&signet, &trust, &hsm, &["key", "list"]);
+    assert_eq!(code, 0, "{out}");
+    let location = format!("pkcs11:token={}", hsm.label());
+    let row = out
+        .lines()
+        .find(|l| l.contains(&rsa_id))
+        .unwrap_or_else(|| panic!("the RSA key is not listed:\n{out}"));
+    assert!(
+        row.starts_with("targets/releases") && row.trim_end().ends_with(&location),
+        "{row}"
+    );
+    for role in ["root", "targets", "snapshot"] {
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with(&format!("{role} ")) && l.trim_end().ends_with(&location)),
+            "no {role} key on the token listed:\n{out}"
+        );
+    }
+}

@@ -8,7 +8,9 @@
 //! database cannot change.
 //!
 //! Signatures are what TUF and notary expect: ECDSA P-256 as raw `r‖s` (`CKM_ECDSA` over the
-//! SHA-256 digest computed here), Ed25519 with `CKM_EDDSA` over the whole message.
+//! SHA-256 digest computed here), Ed25519 with `CKM_EDDSA` over the whole message, RSA as
+//! notary's `rsapss` (`CKM_SHA256_RSA_PKCS_PSS`: SHA-256, MGF1-SHA-256, 32-byte salt). An
+//! RSA key's TUF public key is its PKIX SubjectPublicKeyInfo DER, as notary encodes it.
 //!
 //! The library is loaded once per [`Token`]; PKCS#11 calls are blocking (callers on an async
 //! runtime run them off the workers). Sessions are pooled: one stays open for the life of
@@ -37,10 +39,11 @@ use std::sync::{Mutex, PoisonError};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
-use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
+use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
+use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, KeyType as CkKeyType, ObjectClass, ObjectHandle};
-use cryptoki::session::{Session, UserType};
+use cryptoki::session::{Session, SessionState, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 use signet_core::{KeyType, PublicKey};
@@ -52,6 +55,15 @@ const P256_PARAMS: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x0
 /// 3.0 §2.3.10).
 const ED25519_PARAMS: &[u8] = &[
     0x13, 0x0c, b'e', b'd', b'w', b'a', b'r', b'd', b's', b'2', b'5', b'5', b'1', b'9',
+];
+/// The modulus size of the RSA keys signet generates (notary's `MinRSABitSize`).
+pub const RSA_BITS: u64 = 2048;
+/// The public exponent of the RSA keys signet generates (65537).
+const RSA_EXPONENT: &[u8] = &[0x01, 0x00, 0x01];
+/// DER `AlgorithmIdentifier { rsaEncryption, NULL }`, as Go's `x509.MarshalPKIXPublicKey`
+/// writes it.
+const RSA_ALGORITHM_ID: &[u8] = &[
+    0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
 ];
 /// The DER SubjectPublicKeyInfo of a P-256 key up to its 65-byte uncompressed point.
 const P256_SPKI_PREFIX: &[u8] = &[
@@ -86,6 +98,10 @@ pub enum TokenAlgorithm {
     EcdsaP256,
     /// Ed25519 (TUF method `eddsa`).
     Ed25519,
+    /// RSA ([`RSA_BITS`] bits when generated here, 2048–8192 when found); RSASSA-PSS with
+    /// SHA-256 (TUF method `rsapss`, notary's; the TUF specification calls it
+    /// `rsassa-pss-sha256`).
+    Rsa,
 }
 
 impl TokenAlgorithm {
@@ -94,6 +110,16 @@ impl TokenAlgorithm {
         match self {
             Self::EcdsaP256 => "ecdsa",
             Self::Ed25519 => "eddsa",
+            Self::Rsa => "rsapss",
+        }
+    }
+
+    /// The TUF key type (`ecdsa`, `ed25519`, `rsa`).
+    pub fn key_type(self) -> KeyType {
+        match self {
+            Self::EcdsaP256 => KeyType::Ecdsa,
+            Self::Ed25519 => KeyType::Ed25519,
+            Self::Rsa => KeyType::Rsa,
         }
     }
 }
@@ -167,6 +193,14 @@ impl TokenKey {
     /// The TUF key ID, which is also the label on the token.
     pub fn key_id(&self) -> &str {
         self.public.id().as_str()
+    }
+
+    /// An RSA key's modulus size in bytes (its signatures' length); 0 for other keys.
+    fn modulus_bytes(&self) -> usize {
+        match self.public.material() {
+            signet_core::key::KeyMaterial::Rsa { bits, .. } => bits.div_ceil(8),
+            _ => 0,
+        }
     }
 }
 
@@ -253,6 +287,46 @@ impl Token {
         &self.label
     }
 
+    /// Whether the token still answers as it did at [`Token::open`]: present in its slot,
+    /// the login session open and logged in as the user, its objects readable. For health
+    /// checks; blocking like every call here.
+    ///
+    /// # Errors
+    ///
+    /// [`TokenError::Call`] naming what failed, or [`TokenError::Login`] when the session
+    /// is no longer logged in.
+    pub fn probe(&self) -> Result<(), TokenError> {
+        let info = self
+            .pkcs11
+            .get_token_info(self.slot)
+            .map_err(call("reading token info"))?;
+        if info.label().trim_end() != self.label {
+            return Err(TokenError::NoToken {
+                label: self.label.clone(),
+                present: info.label().trim_end().to_owned(),
+            });
+        }
+        let session = self.login.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = session
+            .get_session_info()
+            .map_err(call("reading the session"))?
+            .session_state();
+        if state != SessionState::RwUser {
+            return Err(TokenError::Login {
+                label: self.label.clone(),
+                reason: format!("the session is no longer logged in ({state:?})"),
+            });
+        }
+        // One object lookup: a token whose store is gone fails here.
+        let mut found = session
+            .iter_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY)])
+            .map_err(call("finding objects"))?;
+        if let Some(Err(e)) = found.next() {
+            return Err(call("finding objects")(e));
+        }
+        Ok(())
+    }
+
     /// Runs `f` with a session of the pool (or a new one).
     fn with_session<T>(
         &self,
@@ -293,26 +367,38 @@ impl Token {
         algorithm: TokenAlgorithm,
         usage: &[u8],
     ) -> Result<TokenKey, TokenError> {
-        let (mechanism, params, key_type) = match algorithm {
-            TokenAlgorithm::EcdsaP256 => (Mechanism::EccKeyPairGen, P256_PARAMS, CkKeyType::EC),
-            TokenAlgorithm::Ed25519 => (
-                Mechanism::EccEdwardsKeyPairGen,
-                ED25519_PARAMS,
-                CkKeyType::EC_EDWARDS,
-            ),
-        };
         // A label no other key has until the key ID is known.
         let pending = format!("signet-pending-{}", random_hex()?).into_bytes();
+        let (mechanism, key_type, shape) = match algorithm {
+            TokenAlgorithm::EcdsaP256 => (
+                Mechanism::EccKeyPairGen,
+                CkKeyType::EC,
+                Attribute::EcParams(P256_PARAMS.to_vec()),
+            ),
+            TokenAlgorithm::Ed25519 => (
+                Mechanism::EccEdwardsKeyPairGen,
+                CkKeyType::EC_EDWARDS,
+                Attribute::EcParams(ED25519_PARAMS.to_vec()),
+            ),
+            TokenAlgorithm::Rsa => (
+                Mechanism::RsaPkcsKeyPairGen,
+                CkKeyType::RSA,
+                Attribute::ModulusBits(RSA_BITS.into()),
+            ),
+        };
         self.with_session(|s| {
-            let public_template = [
+            let mut public_template = vec![
                 Attribute::Token(true),
                 Attribute::Private(false),
                 Attribute::Verify(true),
                 Attribute::KeyType(key_type),
-                Attribute::EcParams(params.to_vec()),
+                shape.clone(),
                 Attribute::Label(pending.clone()),
                 Attribute::Id(usage.to_vec()),
             ];
+            if algorithm == TokenAlgorithm::Rsa {
+                public_template.push(Attribute::PublicExponent(RSA_EXPONENT.to_vec()));
+            }
             let private_template = [
                 Attribute::Token(true),
                 Attribute::Private(true),
@@ -413,7 +499,8 @@ impl Token {
     }
 
     /// Signs `message` with `key`: ECDSA P-256 over its SHA-256 digest (raw `r‖s`, 64
-    /// bytes), or Ed25519 over the message.
+    /// bytes), Ed25519 over the message, or RSASSA-PSS (SHA-256, MGF1-SHA-256, 32-byte salt;
+    /// as many bytes as the modulus).
     ///
     /// # Errors
     ///
@@ -432,11 +519,26 @@ impl Token {
                     message,
                 )
                 .map_err(call("signing")),
+            TokenAlgorithm::Rsa => s
+                .sign(
+                    &Mechanism::Sha256RsaPkcsPss(PkcsPssParams {
+                        hash_alg: MechanismType::SHA256,
+                        mgf: PkcsMgfType::MGF1_SHA256,
+                        s_len: 32_u64.into(),
+                    }),
+                    key.private,
+                    message,
+                )
+                .map_err(call("signing")),
         })?;
-        if signature.len() != 64 {
+        let expected = match key.algorithm {
+            TokenAlgorithm::EcdsaP256 | TokenAlgorithm::Ed25519 => 64,
+            TokenAlgorithm::Rsa => key.modulus_bytes(),
+        };
+        if signature.len() != expected {
             return Err(TokenError::Unusable {
                 label: key.key_id().to_owned(),
-                reason: "the token returned a signature that is not 64 bytes",
+                reason: "the token returned a signature of the wrong length",
             });
         }
         Ok(signature)
@@ -519,7 +621,8 @@ fn load(
     let algorithm = match key_type {
         Some(t) if t == CkKeyType::EC => TokenAlgorithm::EcdsaP256,
         Some(t) if t == CkKeyType::EC_EDWARDS => TokenAlgorithm::Ed25519,
-        _ => return Err(unusable("not an EC or Ed25519 key")),
+        Some(t) if t == CkKeyType::RSA => TokenAlgorithm::Rsa,
+        _ => return Err(unusable("not an EC, Ed25519 or RSA key")),
     };
     let key = read_public(s, public, algorithm, label)?;
     if key.id().as_str() != label {
@@ -545,6 +648,9 @@ fn read_public(
         label: label.to_owned(),
         reason,
     };
+    if algorithm == TokenAlgorithm::Rsa {
+        return read_rsa_public(s, public, label);
+    }
     let attrs = s
         .get_attributes(public, &[AttributeType::EcPoint, AttributeType::EcParams])
         .map_err(call("reading a public key"))?;
@@ -559,8 +665,8 @@ fn read_public(
     }
     let raw = point.ok_or_else(|| unusable("no EC point"))?;
     let point = match algorithm {
-        TokenAlgorithm::EcdsaP256 => unwrap_octet_string(&raw, 65),
         TokenAlgorithm::Ed25519 => unwrap_octet_string(&raw, 32),
+        _ => unwrap_octet_string(&raw, 65),
     };
     match algorithm {
         TokenAlgorithm::EcdsaP256 => {
@@ -580,7 +686,98 @@ fn read_public(
             }
             Ok(PublicKey::new(KeyType::Ed25519, point))
         }
+        TokenAlgorithm::Rsa => Err(unusable("not an EC key")),
     }
+}
+
+/// The TUF public key of an RSA public-key object: the PKIX SubjectPublicKeyInfo DER of its
+/// modulus and exponent (`rsa`), as Go's `x509.MarshalPKIXPublicKey` writes it.
+fn read_rsa_public(
+    s: &Session,
+    public: ObjectHandle,
+    label: &str,
+) -> Result<PublicKey, TokenError> {
+    let unusable = |reason| TokenError::Unusable {
+        label: label.to_owned(),
+        reason,
+    };
+    let attrs = s
+        .get_attributes(
+            public,
+            &[AttributeType::Modulus, AttributeType::PublicExponent],
+        )
+        .map_err(call("reading a public key"))?;
+    let (mut modulus, mut exponent) = (None, None);
+    for a in attrs {
+        match a {
+            Attribute::Modulus(m) => modulus = Some(m),
+            Attribute::PublicExponent(e) => exponent = Some(e),
+            _ => {}
+        }
+    }
+    let modulus = modulus.ok_or_else(|| unusable("no RSA modulus"))?;
+    let exponent = exponent.ok_or_else(|| unusable("no RSA public exponent"))?;
+    let bits = significant_bits(&modulus);
+    if !(2048..=8192).contains(&bits) {
+        return Err(unusable("the RSA modulus is not 2048 to 8192 bits"));
+    }
+    Ok(PublicKey::new(KeyType::Rsa, rsa_spki(&modulus, &exponent)))
+}
+
+/// Bits of a big-endian unsigned integer, leading zeros not counted.
+fn significant_bits(n: &[u8]) -> usize {
+    let n = strip_zeros(n);
+    match n.first() {
+        None => 0,
+        Some(b) => (n.len() - 1) * 8 + (8 - b.leading_zeros() as usize),
+    }
+}
+
+fn strip_zeros(n: &[u8]) -> &[u8] {
+    let zeros = n.iter().take_while(|b| **b == 0).count();
+    &n[zeros..]
+}
+
+/// DER: `tag`, the definite length of `body`, `body`.
+fn der(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = body.len();
+    if len < 0x80 {
+        out.push(u8::try_from(len).unwrap_or(0));
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.push(0x80 | u8::try_from(bytes.len()).unwrap_or(0));
+        out.extend(bytes);
+    }
+    out.extend_from_slice(body);
+    out
+}
+
+/// DER INTEGER of a big-endian unsigned integer.
+fn der_uint(n: &[u8]) -> Vec<u8> {
+    let n = strip_zeros(n);
+    let mut body = Vec::with_capacity(n.len() + 1);
+    if n.first().is_none_or(|b| b & 0x80 != 0) {
+        body.push(0);
+    }
+    body.extend_from_slice(n);
+    der(0x02, &body)
+}
+
+/// `SubjectPublicKeyInfo { {rsaEncryption, NULL}, BIT STRING RSAPublicKey { n, e } }`.
+fn rsa_spki(modulus: &[u8], exponent: &[u8]) -> Vec<u8> {
+    let mut key = der_uint(modulus);
+    key.extend(der_uint(exponent));
+    let key = der(0x30, &key);
+    let mut bits = vec![0];
+    bits.extend(key);
+    let mut spki = RSA_ALGORITHM_ID.to_vec();
+    spki.extend(der(0x03, &bits));
+    der(0x30, &spki)
 }
 
 /// `CKA_EC_POINT` is a DER OCTET STRING holding the point (PKCS#11 2.40); some modules

@@ -1,6 +1,7 @@
 //! Keys on a real SoftHSM2 token (a fresh one per test, made by `softhsm2-util`; each test
 //! runs in a child process that has the token's `SOFTHSM2_CONF`).
 
+use signet_core::key::KeyMaterial;
 use signet_core::{KeyType, RingVerifier, Verifier as _};
 use signet_pkcs11::{Token, TokenAlgorithm, TokenError, TokenSpec};
 use signet_test_support::softhsm::{self, USER_PIN};
@@ -24,6 +25,7 @@ fn keys_are_generated_found_by_label_and_sign_as_tuf_expects() {
             for (algorithm, keytype, method) in [
                 (TokenAlgorithm::EcdsaP256, KeyType::Ecdsa, "ecdsa"),
                 (TokenAlgorithm::Ed25519, KeyType::Ed25519, "eddsa"),
+                (TokenAlgorithm::Rsa, KeyType::Rsa, "rsapss"),
             ] {
                 let usage = format!("test\0{method}").into_bytes();
                 let key = token.generate(algorithm, &usage).expect("generate");
@@ -38,7 +40,24 @@ fn keys_are_generated_found_by_label_and_sign_as_tuf_expects() {
 
                 // Raw r‖s (or Ed25519) that TUF verification accepts.
                 let sig = token.sign(&found, message).expect("sign");
-                assert_eq!(sig.len(), 64);
+                if algorithm == TokenAlgorithm::Rsa {
+                    // PKIX DER as Go's x509.MarshalPKIXPublicKey writes a 2048-bit key
+                    // with exponent 65537, which signet-core reads back.
+                    assert_eq!(key.public.public_bytes().len(), 294);
+                    assert!(matches!(
+                        key.public.material(),
+                        KeyMaterial::Rsa { bits: 2048, .. }
+                    ));
+                    assert_eq!(sig.len(), 256);
+                    // PSS is randomised: two signatures differ, both verify.
+                    let again = token.sign(&found, message).expect("sign");
+                    assert_ne!(sig, again);
+                    RingVerifier
+                        .verify(&key.public, method, message, &again)
+                        .expect("the second signature verifies");
+                } else {
+                    assert_eq!(sig.len(), 64);
+                }
                 RingVerifier
                     .verify(&key.public, method, message, &sig)
                     .expect("the signature verifies");
@@ -49,14 +68,14 @@ fn keys_are_generated_found_by_label_and_sign_as_tuf_expects() {
                 );
             }
             let listed = token.keys().expect("list");
-            assert_eq!(listed.len(), 2, "{listed:?}");
+            assert_eq!(listed.len(), 3, "{listed:?}");
 
             // Deleted keys are gone from the token.
             let id = listed[0].key_id().to_owned();
             assert!(token.delete(&id).expect("delete"));
             assert!(token.find(&id).expect("find").is_none());
             assert!(!token.delete(&id).expect("delete again"));
-            assert_eq!(token.keys().expect("list").len(), 1);
+            assert_eq!(token.keys().expect("list").len(), 2);
         },
     );
 }

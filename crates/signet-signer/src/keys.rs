@@ -33,13 +33,17 @@ use signet_store::{NewSignerKey, SignerKey, Store, StoreError};
 use zeroize::Zeroizing;
 
 /// A key type the signer creates, named as on the wire (notary's `data.ECDSAKey`,
-/// `data.ED25519Key`).
+/// `data.ED25519Key`, `data.RSAKey`). RSA keys are made only on a PKCS#11 token (ring does
+/// not generate RSA keys; notary-signer makes none at all).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyAlgorithm {
     /// ECDSA P-256; signatures are raw `r‖s` over SHA-256 (method `ecdsa`).
     Ecdsa,
     /// Ed25519 over the whole message (method `eddsa`).
     Ed25519,
+    /// RSA 2048 on the token; RSASSA-PSS with SHA-256 and a 32-byte salt (method `rsapss`,
+    /// as notary names it).
+    Rsa,
 }
 
 impl KeyAlgorithm {
@@ -48,23 +52,31 @@ impl KeyAlgorithm {
         match name {
             "ecdsa" => Some(Self::Ecdsa),
             "ed25519" => Some(Self::Ed25519),
+            "rsa" => Some(Self::Rsa),
             _ => None,
         }
     }
 
-    /// The key type string (`ecdsa`, `ed25519`).
+    /// The key type string (`ecdsa`, `ed25519`, `rsa`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Ecdsa => "ecdsa",
             Self::Ed25519 => "ed25519",
+            Self::Rsa => "rsa",
         }
     }
 
-    /// The TUF signature method this key type signs with (`ecdsa`, `eddsa`).
+    /// The TUF signature method this key type signs with (`ecdsa`, `eddsa`, `rsapss`).
     pub fn signature_method(self) -> &'static str {
+        self.on_token().method()
+    }
+
+    /// The same key type on a PKCS#11 token.
+    fn on_token(self) -> TokenAlgorithm {
         match self {
-            Self::Ecdsa => "ecdsa",
-            Self::Ed25519 => "eddsa",
+            Self::Ecdsa => TokenAlgorithm::EcdsaP256,
+            Self::Ed25519 => TokenAlgorithm::Ed25519,
+            Self::Rsa => TokenAlgorithm::Rsa,
         }
     }
 }
@@ -359,7 +371,8 @@ impl KeyStore {
     }
 
     /// notary-signer's CreateKey: a never-used key of `algorithm` for (gun, role) if one
-    /// exists (lowest key ID), else a new one.
+    /// exists (lowest key ID), else a new one. `rsa` only with a token (without one it is
+    /// refused as notary-signer refuses it).
     ///
     /// # Errors
     ///
@@ -372,6 +385,7 @@ impl KeyStore {
         role: &str,
     ) -> Result<KeyInfo, KeyError> {
         let algorithm = KeyAlgorithm::parse(algorithm)
+            .filter(|a| *a != KeyAlgorithm::Rsa || self.token.is_some())
             .ok_or_else(|| KeyError::UnsupportedAlgorithm(algorithm.to_owned()))?;
         if gun.is_empty() {
             return Err(KeyError::MissingField("gun"));
@@ -411,10 +425,7 @@ impl KeyStore {
         role: &str,
     ) -> Result<(), KeyError> {
         let usage = token_usage(gun, role);
-        let on_token = match algorithm {
-            KeyAlgorithm::Ecdsa => TokenAlgorithm::EcdsaP256,
-            KeyAlgorithm::Ed25519 => TokenAlgorithm::Ed25519,
-        };
+        let on_token = algorithm.on_token();
         let t = token.clone();
         let key = tokio::task::spawn_blocking(move || t.generate(on_token, &usage))
             .await
@@ -452,6 +463,7 @@ impl KeyStore {
                 .map_err(|_| KeyError::Crypto("generate ed25519"))?
                 .as_ref()
                 .to_vec(),
+            KeyAlgorithm::Rsa => return Err(KeyError::UnsupportedAlgorithm("rsa".to_owned())),
         });
         let (public, _) = self.pair_from_pkcs8(algorithm, &pkcs8)?;
         let key_id = public.id().as_str().to_owned();
@@ -599,11 +611,9 @@ impl KeyStore {
                     "the token key was made for another repository or role",
                 ));
             }
-            let expected = match algorithm {
-                KeyAlgorithm::Ecdsa => TokenAlgorithm::EcdsaP256,
-                KeyAlgorithm::Ed25519 => TokenAlgorithm::Ed25519,
-            };
-            if key.algorithm != expected || key.public.public_bytes() != row.public.as_slice() {
+            if key.algorithm != algorithm.on_token()
+                || key.public.public_bytes() != row.public.as_slice()
+            {
                 return Err(corrupt("key ID does not match the key"));
             }
             return Ok(self.remember(
@@ -659,6 +669,9 @@ impl KeyStore {
         algorithm: KeyAlgorithm,
         pkcs8: &[u8],
     ) -> Result<(PublicKey, SigningPair), KeyError> {
+        if algorithm == KeyAlgorithm::Rsa {
+            return Err(KeyError::Crypto("sealed RSA keys are not supported"));
+        }
         let ecdsa = matches!(algorithm, KeyAlgorithm::Ecdsa);
         let pair = SigningPair::from_pkcs8(ecdsa, pkcs8, &self.rng).map_err(|e| match e {
             SealError::Crypto(what) => KeyError::Crypto(what),

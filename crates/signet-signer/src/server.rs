@@ -2,8 +2,9 @@
 //! tonic's HTTP/2 server with `KeyManagement`, `Signer` and `grpc.health.v1.Health`.
 //!
 //! Health: the service names notary-server checks, `grpc.health.v1.Health.KeyManagement`
-//! and `grpc.health.v1.Health.Signer`, are `SERVING` while the key database answers and
-//! `NOT_SERVING` while it does not (checked every [`HEALTH_INTERVAL`]); `""` (the whole
+//! and `grpc.health.v1.Health.Signer`, are `SERVING` while the key database answers (and,
+//! with a PKCS#11 token, while the token answers with its login: [`signet_pkcs11::Token::probe`])
+//! and `NOT_SERVING` while one does not (checked every [`HEALTH_INTERVAL`]); `""` (the whole
 //! server) is always `SERVING`.
 
 use std::io;
@@ -29,6 +30,8 @@ use crate::service::SignerService;
 pub use crate::proto::{HEALTH_KEY_MANAGEMENT, HEALTH_SIGNER};
 /// How often the key database is probed for the health service.
 pub const HEALTH_INTERVAL: Duration = Duration::from_secs(10);
+/// How long one probe of the database or the token may take before it counts as failed.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a client has to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Handshaken connections waiting for the HTTP/2 server.
@@ -145,6 +148,24 @@ fn accept_loop(
     tokio_stream::wrappers::ReceiverStream::new(rx)
 }
 
+/// What keeps the keys from being used, if anything: the key database or the token not
+/// answering within [`PROBE_TIMEOUT`].
+pub async fn probe(keys: &KeyStore) -> Option<String> {
+    match tokio::time::timeout(PROBE_TIMEOUT, keys.store().health()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Some(format!("key database unreachable: {e}")),
+        Err(_) => return Some("key database unreachable: timed out".to_owned()),
+    }
+    let token = keys.token()?.clone();
+    let probed = tokio::task::spawn_blocking(move || token.probe());
+    match tokio::time::timeout(PROBE_TIMEOUT, probed).await {
+        Ok(Ok(Ok(()))) => None,
+        Ok(Ok(Err(e))) => Some(format!("PKCS#11 token unusable: {e}")),
+        Ok(Err(_)) => Some("PKCS#11 token unusable: the probe failed".to_owned()),
+        Err(_) => Some("PKCS#11 token unusable: timed out".to_owned()),
+    }
+}
+
 /// Serves the signer on `listener` until `shutdown` is triggered.
 ///
 /// # Errors
@@ -172,16 +193,13 @@ pub async fn serve(
                     () = shutdown.wait() => break,
                     () = tokio::time::sleep(HEALTH_INTERVAL) => {}
                 }
-                let ok = matches!(
-                    tokio::time::timeout(Duration::from_secs(1), keys.store().health()).await,
-                    Ok(Ok(()))
-                );
+                let problem = probe(&keys).await;
+                let ok = problem.is_none();
                 if ok != healthy {
                     healthy = ok;
-                    if ok {
-                        tracing::info!("key database reachable again");
-                    } else {
-                        tracing::error!("key database unreachable: reporting NOT_SERVING");
+                    match &problem {
+                        None => tracing::info!("keys reachable again: reporting SERVING"),
+                        Some(p) => tracing::error!("{p}: reporting NOT_SERVING"),
                     }
                 }
                 let status = if ok {

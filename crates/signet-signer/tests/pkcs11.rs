@@ -51,12 +51,23 @@ async fn scenario(label: &str) {
         .await
         .expect("open");
 
-    for (algorithm, method) in [("ecdsa", "ecdsa"), ("ed25519", "eddsa")] {
-        let role = if algorithm == "ecdsa" {
-            "timestamp"
-        } else {
-            "snapshot"
-        };
+    // RSA keys, which notary-signer cannot make, are made on the token (RSASSA-PSS,
+    // notary's `rsapss`).
+    for (algorithm, method, role, content) in [
+        ("ecdsa", "ecdsa", "timestamp", TIMESTAMP),
+        (
+            "ed25519",
+            "eddsa",
+            "snapshot",
+            br#"{"_type":"Snapshot","meta":{},"version":1}"#.as_slice(),
+        ),
+        (
+            "rsa",
+            "rsapss",
+            "targets/releases",
+            br#"{"_type":"Targets","targets":{},"version":1}"#.as_slice(),
+        ),
+    ] {
         let created = keys.create(algorithm, GUN, role).await.expect("create");
         // Handed out again while unused, as notary-signer does.
         assert_eq!(
@@ -81,14 +92,11 @@ async fn scenario(label: &str) {
         assert!(token.keeps_private(&on_token).expect("attributes"));
 
         let public = PublicKey::new(KeyType::parse(algorithm), created.public.clone());
-        let content = if role == "timestamp" {
-            TIMESTAMP.to_vec()
-        } else {
-            br#"{"_type":"Snapshot","meta":{},"version":1}"#.to_vec()
-        };
-        let signed = keys.sign(&created.key_id, &content).await.expect("sign");
+        assert_eq!(public.id().as_str(), created.key_id, "{algorithm}: key ID");
+        let signed = keys.sign(&created.key_id, content).await.expect("sign");
+        assert_eq!(signed.algorithm.signature_method(), method);
         RingVerifier
-            .verify(&public, method, &content, &signed.signature)
+            .verify(&public, method, content, &signed.signature)
             .expect("the token's signature verifies");
     }
 
@@ -122,4 +130,23 @@ async fn scenario(label: &str) {
     // Deleting a key removes it from the token as well.
     assert!(fresh.delete(&id).await.expect("delete"));
     assert!(token.find(&id).expect("find").is_none());
+
+    // The health probe passes while the token answers, and fails once the token's store
+    // is gone from under the running signer.
+    assert_eq!(signet_signer::server::probe(&fresh).await, None);
+    std::fs::remove_dir_all(token_dir()).expect("remove the token directory");
+    let problem = signet_signer::server::probe(&fresh)
+        .await
+        .expect("a token without its store is reported");
+    assert!(problem.contains("PKCS#11 token unusable"), "{problem}");
+}
+
+/// The SoftHSM2 token directory of this (child) process, from its `SOFTHSM2_CONF`.
+fn token_dir() -> std::path::PathBuf {
+    let conf = std::env::var("SOFTHSM2_CONF").expect("SOFTHSM2_CONF");
+    let text = std::fs::read_to_string(conf).expect("softhsm2.conf");
+    text.lines()
+        .find_map(|l| l.strip_prefix("directories.tokendir = "))
+        .map(std::path::PathBuf::from)
+        .expect("directories.tokendir")
 }

@@ -4,13 +4,14 @@
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
+use signet_core::PublicKey;
 use signet_core::encoding::{PemBlock, pem_encode};
 
 use super::passphrase::new_passphrase;
 use super::store::write_private;
 use super::{
-    ExportFilter, KeyAlgorithm, KeyError, KeyPem, KeyStore, PassphraseSource, PrivateKey,
-    format_key_list,
+    ExportFilter, KeyAlgorithm, KeyError, KeyPem, KeyStore, ListedKey, PassphraseSource,
+    PrivateKey, format_listed_keys,
 };
 
 fn out_err(e: std::io::Error) -> KeyError {
@@ -70,9 +71,46 @@ pub fn resolve_trust_dir(
 
 /// `key list`: notary's table on `out`.
 pub fn list(store: &KeyStore, out: &mut dyn Write) -> Result<(), KeyError> {
-    let entries = store.list()?;
-    out.write_all(format_key_list(&entries, &store.location().to_string_lossy()).as_bytes())
+    list_with(store, Vec::new(), out)
+}
+
+/// `key list` with keys held elsewhere (on a PKCS#11 token) in the same table.
+pub fn list_with(
+    store: &KeyStore,
+    elsewhere: Vec<ListedKey>,
+    out: &mut dyn Write,
+) -> Result<(), KeyError> {
+    let location = store.location().to_string_lossy().into_owned();
+    let mut keys: Vec<ListedKey> = store
+        .list()?
+        .into_iter()
+        .map(|e| ListedKey {
+            role: e.role,
+            gun: e.gun,
+            id: e.id,
+            location: location.clone(),
+        })
+        .collect();
+    keys.extend(elsewhere);
+    out.write_all(format_listed_keys(&keys).as_bytes())
         .map_err(out_err)
+}
+
+/// Writes `PREFIX.pem`: `public` as a `PUBLIC KEY` PEM with a `role:` header, as `key
+/// generate -o` writes it (what `delegation add` reads).
+///
+/// # Errors
+///
+/// [`KeyError`] when the file cannot be written.
+pub fn write_public(prefix: &Path, role: &str, public: &PublicKey) -> Result<PathBuf, KeyError> {
+    let pem = pem_encode(&PemBlock {
+        label: "PUBLIC KEY".to_owned(),
+        headers: vec![("role".to_owned(), role.to_owned())],
+        contents: public.public_bytes().to_vec(),
+    });
+    let path = PathBuf::from(format!("{}.pem", prefix.to_string_lossy()));
+    write_private(&path, pem.as_bytes())?;
+    Ok(path)
 }
 
 /// `key generate [algorithm] [--role R] [-o PREFIX]`. Without `output`, the key goes into

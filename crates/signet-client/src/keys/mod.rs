@@ -51,20 +51,55 @@ pub use store::{
 /// GUN, role, key ID; GUNs longer than 25 and locations longer than 40 characters are
 /// shortened from the left with "...". Columns as Go's `tabwriter` (min width 4, padding 4).
 pub fn format_key_list(entries: &[KeyEntry], location: &str) -> String {
-    if entries.is_empty() {
+    let keys: Vec<ListedKey> = entries
+        .iter()
+        .map(|e| ListedKey {
+            role: e.role.clone(),
+            gun: e.gun.clone(),
+            id: e.id.clone(),
+            location: location.to_owned(),
+        })
+        .collect();
+    format_listed_keys(&keys)
+}
+
+/// One row of `key list`: a key and where it is (the trust directory, or a PKCS#11 token
+/// as [`pkcs11::location`] names it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedKey {
+    /// The role.
+    pub role: String,
+    /// The GUN (empty for root and delegation keys).
+    pub gun: String,
+    /// The key ID.
+    pub id: String,
+    /// Where the key is.
+    pub location: String,
+}
+
+/// [`format_key_list`] for keys in several locations (notary lists its file store and its
+/// YubiKey in one table): root keys first, then by GUN, role, key ID, location.
+pub fn format_listed_keys(keys: &[ListedKey]) -> String {
+    if keys.is_empty() {
         return "\nNo signing keys found.\n\n".to_owned();
     }
-    let mut sorted: Vec<&KeyEntry> = entries.iter().collect();
-    // Root first; then GUN, role, key ID (notary's keyInfoSorter), on the full GUN.
+    let mut sorted: Vec<&ListedKey> = keys.iter().collect();
+    // Root first; then GUN, role, key ID, location (notary's keyInfoSorter), on the full GUN.
     sorted.sort_by(|a, b| {
-        (a.role != "root", &a.gun, &a.role, &a.id).cmp(&(b.role != "root", &b.gun, &b.role, &b.id))
+        (a.role != "root", &a.gun, &a.role, &a.id, &a.location).cmp(&(
+            b.role != "root",
+            &b.gun,
+            &b.role,
+            &b.id,
+            &b.location,
+        ))
     });
     let rows = sorted.into_iter().map(|e| {
         [
             e.role.clone(),
             truncate_left(&e.gun, 25),
             e.id.clone(),
-            truncate_left(location, 40),
+            truncate_left(&e.location, 40),
         ]
     });
     let header = ["ROLE", "GUN", "KEY ID", "LOCATION"].map(str::to_owned);

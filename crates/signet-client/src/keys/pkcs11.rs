@@ -7,9 +7,11 @@
 //! and `SIGNET_PKCS11_PIN` (the user PIN). A key on the token is labelled with its TUF key
 //! ID; its `CKA_ID` says what it is for, `signet-client\0<role>\0<gun>` (no GUN for root
 //! and delegation keys, as notary stores them), which is how `init` finds an existing root
-//! key there. Keys are ECDSA P-256, signatures raw `r‖s`, as notary makes them; they never
-//! leave the token, so notary (which does not speak PKCS#11 beyond its YubiKey support)
-//! cannot use them, but it verifies what they sign.
+//! key there. Keys the publishing code makes are ECDSA P-256, signatures raw `r‖s`, as
+//! notary makes them; `signet key generate rsa --pkcs11` makes an RSA 2048 key (for a
+//! targets or delegation role; signatures RSASSA-PSS, notary's `rsapss`). They never leave
+//! the token, so notary (which does not speak PKCS#11 beyond its YubiKey support) cannot
+//! use them, but it verifies what they sign.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -19,6 +21,7 @@ use signet_core::{KeyId, PublicKey, RoleName};
 use signet_pkcs11::{Token, TokenAlgorithm, TokenError, TokenKey, TokenSpec};
 use zeroize::Zeroizing;
 
+use super::ListedKey;
 use crate::publish::{KeyError as SourceError, KeySource, RoleSigner};
 
 /// Environment variable naming the PKCS#11 module.
@@ -103,16 +106,68 @@ fn usage(gun: &str, role: &RoleName) -> Vec<u8> {
     format!("signet-client\0{}\0{gun}", role.as_str()).into_bytes()
 }
 
-/// Generates an ECDSA P-256 key for `role` of `gun` on `token` (`signet key generate
-/// --pkcs11`); returns its public key.
+/// The location `signet key list` prints for keys on `token` (notary prints `yubikey` for
+/// its hardware store): an RFC 7512 PKCS#11 URI naming the token.
+pub fn location(token: &Token) -> String {
+    format!("pkcs11:token={}", token.label())
+}
+
+/// The key types `signet key generate --pkcs11` makes: `ecdsa` (P-256) and `rsa` (2048
+/// bits, RSASSA-PSS signatures), as notary spells them (any case).
+pub fn algorithm(name: &str) -> Option<TokenAlgorithm> {
+    match name.to_ascii_lowercase().as_str() {
+        "ecdsa" => Some(TokenAlgorithm::EcdsaP256),
+        "rsa" => Some(TokenAlgorithm::Rsa),
+        _ => None,
+    }
+}
+
+/// Generates a key of `algorithm` for `role` of `gun` on `token` (`signet key generate
+/// --pkcs11`); returns its public key. Root keys must be ECDSA (their certificate is
+/// ECDSA, as notary makes it).
+///
+/// # Errors
+///
+/// [`TokenError`]; [`TokenError::Unusable`] for an RSA root key.
+pub fn generate(
+    token: &Token,
+    algorithm: TokenAlgorithm,
+    gun: &str,
+    role: &RoleName,
+) -> Result<PublicKey, TokenError> {
+    if algorithm != TokenAlgorithm::EcdsaP256 && role.as_str() == "root" {
+        return Err(TokenError::Unusable {
+            label: String::new(),
+            reason: "root keys on a token are ECDSA P-256 (their certificate is ECDSA)",
+        });
+    }
+    Ok(token.generate(algorithm, &usage(gun, role))?.public)
+}
+
+/// The client keys on `token` as `key list` shows them: role and GUN from each key's
+/// `CKA_ID`; keys made for something else (a signer's) are left out.
 ///
 /// # Errors
 ///
 /// [`TokenError`].
-pub fn generate(token: &Token, gun: &str, role: &RoleName) -> Result<PublicKey, TokenError> {
-    Ok(token
-        .generate(TokenAlgorithm::EcdsaP256, &usage(gun, role))?
-        .public)
+pub fn list(token: &Token) -> Result<Vec<ListedKey>, TokenError> {
+    let mut out = Vec::new();
+    for key in token.keys()? {
+        let Some(rest) = key.usage.strip_prefix(b"signet-client\0".as_slice()) else {
+            continue;
+        };
+        let mut parts = rest.splitn(2, |b| *b == 0);
+        let (Some(role), Some(gun)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        out.push(ListedKey {
+            id: key.key_id().to_owned(),
+            role: String::from_utf8_lossy(role).into_owned(),
+            gun: String::from_utf8_lossy(gun).into_owned(),
+            location: location(token),
+        });
+    }
+    Ok(out)
 }
 
 /// A [`KeySource`] that generates keys on a token and finds them there first, then in
@@ -137,10 +192,10 @@ impl TokenKeySource {
     }
 
     fn signer(&self, key: TokenKey) -> Result<Arc<dyn RoleSigner>, SourceError> {
-        if key.algorithm != TokenAlgorithm::EcdsaP256 {
+        if key.algorithm == TokenAlgorithm::Ed25519 {
             return Err(SourceError {
                 reason: format!(
-                    "token key {} is not ECDSA P-256; signing metadata needs one",
+                    "token key {} is Ed25519; metadata is signed with ECDSA P-256 or RSA keys",
                     key.key_id()
                 ),
             });
@@ -234,6 +289,10 @@ impl RoleSigner for TokenSigner {
 
     fn sign(&self, payload: &[u8]) -> Result<Vec<u8>, SourceError> {
         self.token.sign(&self.key, payload).map_err(token_err)
+    }
+
+    fn method(&self) -> &'static str {
+        self.key.algorithm.method()
     }
 }
 
