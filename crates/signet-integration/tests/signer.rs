@@ -400,3 +400,61 @@ fn go_notary_server_with_rsa_timestamp_keys_on_a_softhsm_signet_signer() {
         signer.log_tail()
     );
 }
+
+/// `signet signer` configured with a token whose PIN is wrong does not start: it exits with
+/// the configuration exit code (2) and says the PIN was refused, rather than serving with
+/// keys it cannot use.
+#[test]
+fn signer_with_a_wrong_token_pin_does_not_start() {
+    use signet_test_support::softhsm::{self, SoftHsm};
+
+    let dir = fresh_artifact_dir("signer_with_a_wrong_token_pin_does_not_start");
+    let ca = TestCa::new(&dir, "pin");
+    let signer_tls = ca.server("signer");
+    let hsm = SoftHsm::create("signet-wrong-pin");
+    let config = dir.join("signer.json");
+    let json = serde_json::json!({
+        "server": {
+            "grpc_addr": "127.0.0.1:0",
+            "tls_cert_file": signer_tls.cert,
+            "tls_key_file": signer_tls.key,
+            "client_ca_file": ca.cert,
+        },
+        "storage": { "backend": "sqlite3", "db_url": "signer.db" },
+        "pkcs11": { "module": softhsm::module(), "token_label": hsm.label() },
+    });
+    fs::write(&config, json.to_string()).expect("write signer config");
+    let mut child = Command::new(util::signet_binary())
+        .args(["signer", "-c"])
+        .arg(&config)
+        .current_dir(&dir)
+        .envs(hsm.env())
+        .env("SIGNET_SIGNER_PKCS11_PIN", "not-the-pin")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn signet signer");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("signet signer with a wrong PIN is still running");
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    let out = child.wait_with_output().expect("output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("PIN") && stderr.contains("refused"),
+        "{stderr}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains(LISTENING_PREFIX),
+        "it listened"
+    );
+}
