@@ -18,7 +18,7 @@
 # end and saved there as summary.md.
 #
 # Knobs (env): SIGN_SECONDS (10, per timed run), CONCURRENCY ("1,32"), ROUNDS (3), ALGORITHM
-#   (ecdsa), N_GUNS (1000), PUB_CONCURRENCY (16), PUB_MAX_SECONDS (120), SKIP_BUILD (0),
+#   (ecdsa), N_GUNS (1000), PUB_ROUNDS (2, order alternating), PUB_CONCURRENCY (16), PUB_MAX_SECONDS (120), SKIP_BUILD (0),
 #   BENCH_PEERS_ROOT (/tmp/signet-bench-signer-peers, certificates), GO_SIGNER_PORT (17911),
 #   SIGNET_SIGNER_PORT (17912).
 # Everything started here is stopped on exit.
@@ -33,6 +33,7 @@ CONCURRENCY=${CONCURRENCY:-1,32}
 ROUNDS=${ROUNDS:-3}
 ALGORITHM=${ALGORITHM:-ecdsa}
 N_GUNS=${N_GUNS:-1000}
+PUB_ROUNDS=${PUB_ROUNDS:-2}
 PUB_CONCURRENCY=${PUB_CONCURRENCY:-16}
 PUB_MAX_SECONDS=${PUB_MAX_SECONDS:-120}
 GO_SIGNER_PORT=${GO_SIGNER_PORT:-17911}
@@ -212,27 +213,33 @@ tail -n +1 "$OUT/sign.jsonl" >&2
 
 # ------------------------------------------------------------------ B. publishes
 : >"$OUT/publish.tsv"
-publish_run() { # NAME URL
-  local f="$OUT/publish-$1.json"
+publish_run() { # NAME URL ROUND
+  local f="$OUT/publish-$1-$3.json"
   "$LOADGEN" --url "$2" --ca "$CA" --guns "$N_GUNS" --concurrency "$PUB_CONCURRENCY" \
-    --gun-prefix "bench.example/sig-$STAMP-$1" --max-seconds "$PUB_MAX_SECONDS" \
-    >"$f" 2>"$OUT/publish-$1.log" || { tail -5 "$OUT/publish-$1.log" >&2; die "loadgen failed for $1"; }
+    --gun-prefix "bench.example/sig-$STAMP-$1-$3" --max-seconds "$PUB_MAX_SECONDS" \
+    >"$f" 2>"$OUT/publish-$1-$3.log" || { tail -5 "$OUT/publish-$1-$3.log" >&2; die "loadgen failed for $1"; }
   jq -r --arg s "$1" '[$s,.ok,.failed,.publishes_per_sec,.p50_ms,.p99_ms] | @tsv' "$f" >>"$OUT/publish.tsv"
   log "  $1: $(jq -r '"\(.ok) ok, \(.failed) failed, \(.publishes_per_sec) publishes/s, p50 \(.p50_ms) ms, p99 \(.p99_ms) ms"' "$f")"
 }
 remote_config "$SIGNET_SIGNER_PORT" "$OUT/server-remote-signet.json"
 remote_config "$GO_SIGNER_PORT" "$OUT/server-remote-go.json"
 remote_config "$SIGNET_SQLITE_SIGNER_PORT" "$OUT/server-remote-signet-sqlite.json"
-for variant in local remote-signet-signer remote-signet-signer-sqlite remote-go-notary-signer; do
-  log "=== publishes: signet server, $variant keys"
-  case $variant in
-    local) start_server "server-$variant" ;;
-    remote-signet-signer) start_server "server-$variant" "$OUT/server-remote-signet.json" ;;
-    remote-signet-signer-sqlite) start_server "server-$variant" "$OUT/server-remote-signet-sqlite.json" ;;
-    remote-go-notary-signer) start_server "server-$variant" "$OUT/server-remote-go.json" ;;
-  esac
-  publish_run "$variant" "$SERVER_URL"
-  stop "$SERVER_PID"
+VARIANTS="local remote-signet-signer remote-signet-signer-sqlite remote-go-notary-signer"
+for pround in $(seq "$PUB_ROUNDS"); do
+  # Alternate the order: the first server of a run is not always the same variant.
+  order=$VARIANTS
+  [ $((pround % 2)) = 0 ] && order=$(echo "$VARIANTS" | tr ' ' '\n' | tac | tr '\n' ' ')
+  for variant in $order; do
+    log "=== publishes round $pround: signet server, $variant keys"
+    case $variant in
+      local) start_server "server-$variant-$pround" ;;
+      remote-signet-signer) start_server "server-$variant-$pround" "$OUT/server-remote-signet.json" ;;
+      remote-signet-signer-sqlite) start_server "server-$variant-$pround" "$OUT/server-remote-signet-sqlite.json" ;;
+      remote-go-notary-signer) start_server "server-$variant-$pround" "$OUT/server-remote-go.json" ;;
+    esac
+    publish_run "$variant" "$SERVER_URL" "$pround"
+    stop "$SERVER_PID"
+  done
 done
 
 # ------------------------------------------------------------------ summary
@@ -255,14 +262,17 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b+0==0) print "NA"; else printf "%
     echo "| $c | $gs | $ss | $(ratio "$ss" "$gs") | $gp | $sp | $(ratio "$sp" "$gp") | $gc | $sc | $(ratio "$gc" "$sc") |"
   done
   echo
-  echo "Publishes of signet server (SQLite), $N_GUNS distinct GUNs, $PUB_CONCURRENCY in flight:"
+  echo "Publishes of signet server (SQLite), $N_GUNS distinct GUNs, $PUB_CONCURRENCY in flight, median of $PUB_ROUNDS rounds (order alternating):"
   echo
-  echo "| keys | ok | failed | publishes/s | vs local | p50 ms | p99 ms |"
-  echo "|---|---|---|---|---|---|---|"
-  local_rate=$(awk -F'\t' '$1=="local"{print $4}' "$OUT/publish.tsv")
-  while IFS=$'\t' read -r name ok failed rate p50 p99; do
-    echo "| $name | $ok | $failed | $rate | $(ratio "$rate" "$local_rate") | $p50 | $p99 |"
-  done <"$OUT/publish.tsv"
+  echo "| keys | failed (all rounds) | publishes/s | vs local | p50 ms | p99 ms |"
+  echo "|---|---|---|---|---|---|"
+  col() { awk -F'\t' -v v="$1" -v c="$2" '$1==v{print $c}' "$OUT/publish.tsv" | median; }
+  local_rate=$(col local 4)
+  for v in $VARIANTS; do
+    failed=$(awk -F'\t' -v v="$v" '$1==v{s+=$3} END{print s+0}' "$OUT/publish.tsv")
+    rate=$(col "$v" 4)
+    echo "| $v | $failed | $rate | $(ratio "$rate" "$local_rate") | $(col "$v" 5) | $(col "$v" 6) |"
+  done
   echo
   echo "loadavg at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$OUT/summary.md"

@@ -285,6 +285,73 @@ fn signet_server_with_signet_signer_on_softhsm_matches_go_notary_server() {
     );
 }
 
+/// `signet server` with `key_algorithm: "rsa"` (as notary-server accepts it) and `signet
+/// signer` on a SoftHSM2 token: timestamp keys are RSA keys made on the token, timestamps
+/// are RSASSA-PSS (`rsapss`) signatures, and the Go `notary` client publishes and lists.
+#[test]
+fn signet_server_with_rsa_keys_on_a_softhsm_signet_signer_serves_the_go_client() {
+    let dir = fresh_artifact_dir(
+        "signet_server_with_rsa_keys_on_a_softhsm_signet_signer_serves_the_go_client",
+    );
+    let setup = dir.join("setup");
+    fs::create_dir_all(&setup).expect("setup dir");
+    let pki = Pki::new(&setup);
+    let hsm = SoftHsm::create("signet-rsa-server");
+    let signer_dir = setup.join("signer");
+    fs::create_dir_all(&signer_dir).expect("signer dir");
+    let config = signer_dir.join("signer.json");
+    let mut json = signer_config(
+        &pki,
+        0,
+        serde_json::json!({ "backend": "sqlite3", "db_url": signer_dir.join("signer.db") }),
+    );
+    json["pkcs11"] = serde_json::json!({
+        "module": softhsm::module(),
+        "token_label": hsm.label(),
+    });
+    fs::write(&config, json.to_string()).expect("signer config");
+    let (signer, port) = start_signer_with_env(
+        &signer_dir,
+        &config,
+        &[
+            ("SOFTHSM2_CONF", hsm.conf().as_os_str()),
+            ("SIGNET_SIGNER_PKCS11_PIN", USER_PIN.as_ref()),
+        ],
+    );
+    let server = start_remote_server(
+        &setup,
+        &pki,
+        port,
+        Some(&pki.server_client),
+        serde_json::json!({ "key_algorithm": "rsa" }),
+    );
+    let trust = dir.join("trust");
+    let gun = format!("example.com/rsa-remote-{}/app", util::random_hex(4));
+    notary_ok(&server, &trust, &["init", &gun, "-p"]);
+    let first = publish(&server, &trust, &gun, "v1");
+    assert!(first.ok, "{first:?}\nsigner log:\n{}", signer.log_tail());
+    assert_reads_served(&server, &trust, &gun, &["v1"]);
+
+    let get = |role: &str| -> serde_json::Value {
+        let (status, body) = util::https_get(
+            &format!("{}/v2/{gun}/_trust/tuf/{role}.json", server.url()),
+            server.ca(),
+        )
+        .expect(role);
+        assert_eq!(status, 200, "{role}: {body}");
+        serde_json::from_str(&body).expect("json")
+    };
+    let root = get("root");
+    let ts_id = root["signed"]["roles"]["timestamp"]["keyids"][0]
+        .as_str()
+        .expect("timestamp key ID")
+        .to_owned();
+    assert_eq!(root["signed"]["keys"][&ts_id]["keytype"], "rsa", "{root}");
+    let timestamp = get("timestamp");
+    assert_eq!(timestamp["signatures"][0]["keyid"], ts_id.as_str());
+    assert_eq!(timestamp["signatures"][0]["method"], "rsapss");
+}
+
 /// Files under `dir` (recursively) whose extension is `ext`.
 fn count_files(dir: &Path, ext: &str) -> usize {
     let mut n = 0;

@@ -266,3 +266,195 @@ fn go_notary_server_with_signet_signer_matches_go_notary_signer() {
     let mode = fs::metadata(&db).expect("signer.db").permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "signer database mode {mode:o}");
 }
+
+/// The Go notary-server with `key_algorithm = "rsa"` and `signet signer` whose keys are on a
+/// SoftHSM2 token: each repository's timestamp key is an RSA key made on the token
+/// (notary-signer cannot make one), the server's timestamps are RSASSA-PSS signatures
+/// (`rsapss`) made there, and the Go `notary` client publishes and, from a fresh trust
+/// directory, lists the repository.
+#[test]
+fn go_notary_server_with_rsa_timestamp_keys_on_a_softhsm_signet_signer() {
+    use signet_test_support::softhsm::{self, SoftHsm, USER_PIN};
+
+    let dir =
+        fresh_artifact_dir("go_notary_server_with_rsa_timestamp_keys_on_a_softhsm_signet_signer");
+    let setup = dir.join("setup");
+    fs::create_dir_all(&setup).expect("setup dir");
+    let ca = TestCa::new(&setup, "rsa");
+    let signer_tls = ca.server("signer");
+    let server_client = ca.client("notary-server");
+    let server_https = ca.server("notary-server-https");
+    let hsm = SoftHsm::create("signet-rsa-signer");
+
+    let signer_config = setup.join("signer.json");
+    let config = serde_json::json!({
+        "server": {
+            "grpc_addr": "127.0.0.1:0",
+            "tls_cert_file": signer_tls.cert,
+            "tls_key_file": signer_tls.key,
+            "client_ca_file": ca.cert,
+        },
+        "logging": { "level": "info" },
+        "storage": { "backend": "sqlite3", "db_url": "signer.db" },
+        "pkcs11": { "module": softhsm::module(), "token_label": hsm.label() },
+    });
+    fs::write(&signer_config, config.to_string()).expect("write signer config");
+    let (signer, signer_port) = start_signer_with_env(
+        &setup,
+        &signer_config,
+        &[
+            ("SOFTHSM2_CONF", hsm.conf().as_os_str()),
+            ("SIGNET_SIGNER_PKCS11_PIN", USER_PIN.as_ref()),
+        ],
+    );
+
+    let port = free_port();
+    let url = format!("https://127.0.0.1:{port}");
+    let server_config = setup.join("server.json");
+    let config = serde_json::json!({
+        "server": {
+            "http_addr": format!("127.0.0.1:{port}"),
+            "tls_cert_file": server_https.cert,
+            "tls_key_file": server_https.key,
+        },
+        "trust_service": {
+            "type": "remote",
+            "hostname": "127.0.0.1",
+            "port": signer_port.to_string(),
+            "key_algorithm": "rsa",
+            "tls_ca_file": ca.cert,
+            "tls_client_cert": server_client.cert,
+            "tls_client_key": server_client.key,
+        },
+        "logging": { "level": "info" },
+        "storage": { "backend": "memory" },
+    });
+    fs::write(&server_config, config.to_string()).expect("write server config");
+    let server = start_go_server(&setup, &server_config, &url, &ca.cert);
+
+    let notary = |trust: &Path, args: &[&str]| {
+        let out = Command::new("notary")
+            .args(["-s", &url, "--tlscacert"])
+            .arg(&ca.cert)
+            .arg("-d")
+            .arg(trust)
+            .args(args)
+            .env("NOTARY_ROOT_PASSPHRASE", "rsa-root-pass")
+            .env("NOTARY_TARGETS_PASSPHRASE", "rsa-targets-pass")
+            .env("NOTARY_SNAPSHOT_PASSPHRASE", "rsa-snapshot-pass")
+            .env_remove("NOTARY_AUTH")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run notary");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success(),
+            "notary {args:?} failed:\n{text}\nsigner log:\n{}\nnotary-server log:\n{}",
+            signer.log_tail(),
+            server.log_tail()
+        );
+        text
+    };
+    let gun = format!("example.com/rsa-{}/app", util::random_hex(4));
+    let trust = setup.join("trust");
+    let file = setup.join("v1.txt");
+    fs::write(&file, b"timestamped with RSA-PSS on a token\n").expect("write");
+    notary(&trust, &["init", &gun, "-p"]);
+    notary(
+        &trust,
+        &["add", &gun, "v1", file.to_str().expect("utf-8"), "-p"],
+    );
+    let listed = notary(&setup.join("fresh"), &["list", &gun]);
+    assert!(listed.contains("v1"), "{listed}");
+
+    // The timestamp key in root is RSA, and the timestamp is signed with it by `rsapss`.
+    let get = |role: &str| -> serde_json::Value {
+        let (status, body) =
+            util::https_get(&format!("{url}/v2/{gun}/_trust/tuf/{role}.json"), &ca.cert)
+                .expect(role);
+        assert_eq!(status, 200, "{role}: {body}");
+        serde_json::from_str(&body).expect("json")
+    };
+    let root = get("root");
+    let ts_ids = root["signed"]["roles"]["timestamp"]["keyids"]
+        .as_array()
+        .expect("timestamp key IDs");
+    assert_eq!(ts_ids.len(), 1, "{root}");
+    let ts_id = ts_ids[0].as_str().expect("key ID");
+    assert_eq!(root["signed"]["keys"][ts_id]["keytype"], "rsa", "{root}");
+    let timestamp = get("timestamp");
+    let sigs = timestamp["signatures"].as_array().expect("signatures");
+    assert_eq!(sigs.len(), 1, "{timestamp}");
+    assert_eq!(sigs[0]["keyid"], ts_id);
+    assert_eq!(sigs[0]["method"], "rsapss");
+
+    // Made and signed on the token.
+    let log = fs::read_to_string(&signer.log).expect("signer log");
+    assert!(
+        log.contains("generated on the PKCS#11 token") && log.contains("Sign"),
+        "{}",
+        signer.log_tail()
+    );
+}
+
+/// `signet signer` configured with a token whose PIN is wrong does not start: it exits with
+/// the configuration exit code (2) and says the PIN was refused, rather than serving with
+/// keys it cannot use.
+#[test]
+fn signer_with_a_wrong_token_pin_does_not_start() {
+    use signet_test_support::softhsm::{self, SoftHsm};
+
+    let dir = fresh_artifact_dir("signer_with_a_wrong_token_pin_does_not_start");
+    let ca = TestCa::new(&dir, "pin");
+    let signer_tls = ca.server("signer");
+    let hsm = SoftHsm::create("signet-wrong-pin");
+    let config = dir.join("signer.json");
+    let json = serde_json::json!({
+        "server": {
+            "grpc_addr": "127.0.0.1:0",
+            "tls_cert_file": signer_tls.cert,
+            "tls_key_file": signer_tls.key,
+            "client_ca_file": ca.cert,
+        },
+        "storage": { "backend": "sqlite3", "db_url": "signer.db" },
+        "pkcs11": { "module": softhsm::module(), "token_label": hsm.label() },
+    });
+    fs::write(&config, json.to_string()).expect("write signer config");
+    let mut child = Command::new(util::signet_binary())
+        .args(["signer", "-c"])
+        .arg(&config)
+        .current_dir(&dir)
+        .envs(hsm.env())
+        .env("SIGNET_SIGNER_PKCS11_PIN", "not-the-pin")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn signet signer");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("signet signer with a wrong PIN is still running");
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    let out = child.wait_with_output().expect("output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("PIN") && stderr.contains("refused"),
+        "{stderr}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains(LISTENING_PREFIX),
+        "it listened"
+    );
+}

@@ -373,7 +373,8 @@ impl Config {
                     self.trust_service.key_algorithm = match v.as_str() {
                         "ecdsa" => KeyAlgorithm::Ecdsa,
                         "ed25519" => KeyAlgorithm::Ed25519,
-                        _ => return Err(bad("expected ecdsa or ed25519")),
+                        "rsa" => KeyAlgorithm::Rsa,
+                        _ => return Err(bad("expected ecdsa, ed25519 or rsa")),
                     };
                 }
                 "TRUST_SERVICE_TYPE" => self.trust_service.kind = v,
@@ -498,6 +499,14 @@ impl Config {
     fn validate_trust_service(&self) -> Result<(), ConfigError> {
         let t = &self.trust_service;
         match t.kind.as_str() {
+            "local" if t.key_algorithm == KeyAlgorithm::Rsa => {
+                return Err(ConfigError::Invalid(
+                    "trust_service.key_algorithm \"rsa\" needs a remote signer that makes RSA keys \
+                     (signet signer with a PKCS#11 token); the local trust service makes ecdsa or \
+                     ed25519 keys"
+                        .to_owned(),
+                ));
+            }
             "local" => return Ok(()),
             "remote" => {}
             other => {
@@ -828,6 +837,22 @@ mod notary_key_tests {
             .map(|_| ())
             .expect_err("unknown key");
         assert!(err.to_string().contains("nonsense"), "{err}");
+    }
+
+    #[test]
+    fn rsa_keys_need_a_remote_signer() {
+        let cfg = load(
+            r#"{"trust_service": {"type": "remote", "hostname": "s", "port": 7899,
+                "key_algorithm": "rsa", "tls_ca_file": "ca"}}"#,
+        )
+        .expect("loads");
+        cfg.validate().expect("rsa from a remote signer");
+        assert_eq!(cfg.trust_service.key_algorithm, KeyAlgorithm::Rsa);
+        let err = load(r#"{"trust_service": {"type": "local", "key_algorithm": "rsa"}}"#)
+            .expect("loads")
+            .validate()
+            .expect_err("local rsa");
+        assert!(err.to_string().contains("remote signer"), "{err}");
     }
 
     #[test]

@@ -43,14 +43,18 @@ pub enum KeyAlgorithm {
     Ecdsa,
     /// Ed25519 (Notary's "local" trust service).
     Ed25519,
+    /// RSA, from a remote signer only (`signet signer` with a PKCS#11 token makes RSA keys;
+    /// notary-signer does not). Signatures RSASSA-PSS (`rsapss`).
+    Rsa,
 }
 
 impl KeyAlgorithm {
-    /// `ecdsa` or `ed25519`, as notary names them.
+    /// `ecdsa`, `ed25519` or `rsa`, as notary names them.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Ecdsa => "ecdsa",
             Self::Ed25519 => "ed25519",
+            Self::Rsa => "rsa",
         }
     }
 }
@@ -402,6 +406,8 @@ impl LocalKeys {
                 .map_err(|_| KeyError::Crypto("generate ed25519"))?
                 .as_ref()
                 .to_vec(),
+            // Refused by the configuration for the local trust service.
+            KeyAlgorithm::Rsa => return Err(KeyError::Crypto("local RSA keys are not supported")),
         });
         let (public, _) = self.pair_from_pkcs8(self.algorithm, &pkcs8)?;
         let key_id = public.id().as_str().to_owned();

@@ -149,7 +149,7 @@ fn accept_loop(
 }
 
 /// What keeps the keys from being used, if anything: the key database or the token not
-/// answering within [`PROBE_TIMEOUT`].
+/// answering within 2 s.
 pub async fn probe(keys: &KeyStore) -> Option<String> {
     match tokio::time::timeout(PROBE_TIMEOUT, keys.store().health()).await {
         Ok(Ok(())) => {}

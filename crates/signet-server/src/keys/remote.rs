@@ -86,6 +86,7 @@ impl RemoteKeys {
         let expected = match self.algorithm {
             KeyAlgorithm::Ecdsa => KeyType::Ecdsa,
             KeyAlgorithm::Ed25519 => KeyType::Ed25519,
+            KeyAlgorithm::Rsa => KeyType::Rsa,
         };
         if *key.keytype() != expected {
             return Err(KeyError::SignerMisbehaved {
@@ -185,6 +186,7 @@ impl RemoteKeys {
                 })?;
             let method = match public.keytype() {
                 KeyType::Ed25519 => "eddsa",
+                KeyType::Rsa => "rsapss",
                 _ => "ecdsa",
             };
             if RingVerifier
@@ -218,6 +220,7 @@ fn remote_public(row: &ServerKey) -> Result<PublicKey, KeyError> {
     let keytype = match row.algorithm.strip_prefix(REMOTE_PREFIX) {
         Some("ecdsa") => KeyType::Ecdsa,
         Some("ed25519") => KeyType::Ed25519,
+        Some("rsa") => KeyType::Rsa,
         _ => return Err(corrupt("unknown algorithm")),
     };
     let public = PublicKey::new(keytype, row.public.clone());
