@@ -486,12 +486,14 @@ pub(crate) fn run(global: &GlobalOpts, cmd: NotaryCommand) -> Result<()> {
         NotaryCommand::List(a) => {
             let roles = parse_roles(&a.roles)?;
             let repo = verify(&settings, &a.gun)?;
-            let targets = commands::list_targets(&repo, &roles);
             out = if a.json {
-                commands::render_targets_json(&targets)
+                commands::render_targets_json(&commands::list_targets(&repo, &roles))
             } else {
-                commands::render_targets(&targets)
+                commands::render_list(&repo, &roles)
             };
+            // The process ends after printing: freeing every parsed target one by one
+            // (tens of thousands in a large repository) would only cost time.
+            std::mem::forget(repo);
         }
         NotaryCommand::Lookup(a) => {
             let repo = verify(&settings, &a.gun)?;

@@ -172,7 +172,12 @@ impl Cache for TrustDirCache {
             if std::fs::read(&path).is_ok_and(|old| old == *bytes) {
                 continue;
             }
-            write_atomic(&path, bytes).map_err(|e| ClientError::Cache {
+            // Only the root is synced to disk: it is the trust anchor, and losing it to a
+            // crash would mean trusting a root on first use again. Every other file is
+            // checked against fresh metadata before use (a torn one is fetched again) and
+            // only sets a rollback floor; notary syncs none of them.
+            let durable = *role == RoleName::root();
+            write_atomic(&path, bytes, durable).map_err(|e| ClientError::Cache {
                 gun: gun.to_owned(),
                 role: role.to_string(),
                 reason: format!("{}: {e}", path.display()),
@@ -182,8 +187,9 @@ impl Cache for TrustDirCache {
     }
 }
 
-/// Writes through a temporary file in the same directory and renames it into place.
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes through a temporary file in the same directory and renames it into place,
+/// syncing the file to disk first if `durable`.
+fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> std::io::Result<()> {
     let parent = path
         .parent()
         .ok_or_else(|| std::io::Error::other("no parent directory"))?;
@@ -194,7 +200,9 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = parent.join(format!(".{}.tmp", name.to_string_lossy()));
     let mut file = std::fs::File::create(&tmp)?;
     file.write_all(bytes)?;
-    file.sync_all()?;
+    if durable {
+        file.sync_all()?;
+    }
     std::fs::rename(&tmp, path)
 }
 

@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 use signet_core::encoding::{hex_encode, sha256, sha512};
+use signet_core::metadata::FileMeta;
 use signet_core::{RoleName, Targets};
 
 use crate::tabwriter;
@@ -89,37 +90,70 @@ fn valid_delegations(
         .collect()
 }
 
-fn to_target(
-    name: &str,
-    role: &RoleName,
-    meta: &signet_core::metadata::FileMeta,
-) -> VerifiedTarget {
+fn to_target(name: &str, role: &RoleName, meta: &FileMeta) -> VerifiedTarget {
     target(name, role, meta)
 }
 
 /// `notary list GUN [--roles R,..]`: every target visible from `roles` (default
 /// `targets`), the first entry per name in priority order; sorted by name.
 pub fn list_targets(repo: &VerifiedRepository, roles: &[RoleName]) -> Vec<VerifiedTarget> {
+    let (visited, found) = listed(repo, roles);
+    found
+        .into_iter()
+        .map(|(name, i, meta)| to_target(name, &visited[i], meta))
+        .collect()
+}
+
+/// What [`list_targets`] lists, borrowed from the chain: the roles visited, and sorted by
+/// name, each name with the index of the role that lists it (in the first) and its entry.
+#[allow(clippy::type_complexity)]
+fn listed<'a>(
+    repo: &'a VerifiedRepository,
+    roles: &[RoleName],
+) -> (Vec<RoleName>, Vec<(&'a str, usize, &'a FileMeta)>) {
     let default = [RoleName::targets()];
     let roles = if roles.is_empty() {
         &default[..]
     } else {
         roles
     };
-    let mut found: BTreeMap<&str, VerifiedTarget> = BTreeMap::new();
+    let mut visited = Vec::new();
+    let mut found: Vec<(&str, usize, &FileMeta)> = Vec::new();
+    // The names found so far, once a second role contributes: within one role's map the
+    // names are unique and sorted already.
+    let mut seen: Option<std::collections::HashSet<&str>> = None;
+    let mut contributed = 0;
     for role in roles {
         let skip: Vec<RoleName> = roles.iter().filter(|r| *r != role).cloned().collect();
         for v in walk(repo, "", Some(role), &skip) {
-            for (name, meta) in &v.doc.targets {
-                if found.contains_key(name.as_str()) || !v.paths.iter().any(|p| name.starts_with(p))
-                {
-                    continue;
+            let index = visited.len();
+            let allowed = |name: &str| v.paths.iter().any(|p| name.starts_with(p.as_str()));
+            if found.is_empty() {
+                found.extend(
+                    v.doc
+                        .targets
+                        .iter()
+                        .filter(|(name, _)| allowed(name))
+                        .map(|(name, meta)| (name.as_str(), index, meta)),
+                );
+                contributed += usize::from(!found.is_empty());
+            } else {
+                let seen = seen.get_or_insert_with(|| found.iter().map(|f| f.0).collect());
+                let before = found.len();
+                for (name, meta) in &v.doc.targets {
+                    if allowed(name) && seen.insert(name.as_str()) {
+                        found.push((name.as_str(), index, meta));
+                    }
                 }
-                found.insert(name, to_target(name, &v.role, meta));
+                contributed += usize::from(found.len() > before);
             }
+            visited.push(v.role);
         }
     }
-    found.into_values().collect()
+    if contributed > 1 {
+        found.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    }
+    (visited, found)
 }
 
 /// `notary lookup GUN NAME`: the entry of the first role (breadth first, within the given
@@ -232,6 +266,41 @@ fn header(columns: &[&str]) -> String {
     s.push_str(&dashes.join("\t"));
     s.push('\n');
     s
+}
+
+/// `notary list GUN [--roles R,..]` output: [`render_targets`] of [`list_targets`], without
+/// copying every target first (a repository may list tens of thousands).
+pub fn render_list(repo: &VerifiedRepository, roles: &[RoleName]) -> String {
+    let (visited, found) = listed(repo, roles);
+    if found.is_empty() {
+        return render_targets(&[]);
+    }
+    // A row is the name, 64 hex digits, the size and the role, with three tabs and a newline.
+    let mut t = header(&["NAME", "DIGEST", "SIZE (BYTES)", "ROLE"]);
+    t.reserve(found.iter().map(|(n, _, _)| n.len() + 100).sum());
+    for (name, i, meta) in found {
+        t.push_str(name);
+        t.push('\t');
+        if let Some(h) = meta.sha256() {
+            push_hex(&mut t, h);
+        }
+        let _ = writeln!(
+            t,
+            "\t{}\t{}",
+            u64::try_from(meta.length).unwrap_or(0),
+            visited[i]
+        );
+    }
+    tabwriter::format(&t)
+}
+
+/// Appends `bytes` in lowercase hex.
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for &b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
 }
 
 /// `notary list` output.

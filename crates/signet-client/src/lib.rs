@@ -40,6 +40,7 @@ pub mod registry;
 mod tabwriter;
 mod transport;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -98,9 +99,6 @@ impl VerifiedTarget {
 pub struct VerifiedRepository {
     /// The GUN.
     pub gun: String,
-    /// Every visible target, sorted by name; for a name several roles list, the entry of the
-    /// first in Notary's breadth-first order.
-    pub targets: Vec<VerifiedTarget>,
     /// When the root was trusted on first use in this update, the root key IDs accepted.
     pub first_use_key_ids: Option<Vec<KeyId>>,
     /// Delegations skipped because their signatures were below threshold or expired.
@@ -129,9 +127,24 @@ impl VerifiedRepository {
             .unwrap_or_default()
     }
 
+    /// Every visible target, sorted by name; for a name several roles list, the entry of the
+    /// first in Notary's breadth-first order. Built on each call (nothing is copied until
+    /// asked for: `list` renders from the chain directly).
+    pub fn targets(&self) -> Vec<VerifiedTarget> {
+        self.chain
+            .all_targets()
+            .into_iter()
+            .map(|(name, role, meta)| target(name, role, meta))
+            .collect()
+    }
+
     /// The target `name`, looked up breadth first from `targets`.
-    pub fn get(&self, name: &str) -> Option<&VerifiedTarget> {
-        self.targets.iter().find(|t| t.name == name)
+    pub fn get(&self, name: &str) -> Option<VerifiedTarget> {
+        self.chain
+            .all_targets()
+            .into_iter()
+            .find(|(n, _, _)| *n == name)
+            .map(|(name, role, meta)| target(name, role, meta))
     }
 
     /// The target `name` as signed by the first of `roles` (in order) that lists it, e.g.
@@ -189,12 +202,10 @@ impl Client {
     /// Looks `name` up in the freshly verified `gun` (breadth first from `targets`).
     pub async fn lookup(&self, gun: &str, name: &str) -> Result<VerifiedTarget, ClientError> {
         let repo = self.verify_gun(gun).await?;
-        repo.get(name)
-            .cloned()
-            .ok_or_else(|| ClientError::TargetNotFound {
-                gun: gun.to_owned(),
-                name: name.to_owned(),
-            })
+        repo.get(name).ok_or_else(|| ClientError::TargetNotFound {
+            gun: gun.to_owned(),
+            name: name.to_owned(),
+        })
     }
 
     /// Updates and verifies `gun` under `pinning`.
@@ -207,15 +218,17 @@ impl Client {
         let now = self.clock.now();
         let v = &RingVerifier;
 
-        // The rotation anchor and the rollback floor come from the cache.
-        let anchor = match self.cache.load(gun, &RoleName::root())? {
+        // The rotation anchor and the rollback floor come from the cache, each file read
+        // once: what matches the new chain is used from here and not written back.
+        let cached = self.cached_files(gun)?;
+        let anchor = match cached.get(&RoleName::root()) {
             Some(bytes) => Some(
-                TrustedRoot::from_cache(gun, &bytes, pinning.clone(), self.limits, now, v)
+                TrustedRoot::from_cache(gun, bytes, pinning.clone(), self.limits, now, v)
                     .map_err(|e| ClientError::rejected(gun, None, e))?,
             ),
             None => None,
         };
-        let known = self.cached_versions(gun)?;
+        let known = cached_versions(&cached);
 
         let root_url = self.transport.url(gun, "root.json");
         let root_bytes = match self
@@ -277,7 +290,7 @@ impl Client {
 
         let snapshot = RoleName::snapshot();
         let (snap_bytes, snap_url) = self
-            .fetch_listed(gun, &snapshot, ts.snapshot_meta())
+            .fetch_listed(gun, &snapshot, ts.snapshot_meta(), &cached)
             .await?;
         let snap = ts
             .update_snapshot(&snap_bytes, now, v)
@@ -294,7 +307,16 @@ impl Client {
                 },
             )
         })?;
-        let (targets_bytes, targets_url) = self.fetch_listed(gun, &targets, meta).await?;
+        let (targets_bytes, targets_url) = self.fetch_listed(gun, &targets, meta, &cached).await?;
+        // The rollback floor of targets: the cached file's version, read only when that
+        // file is being replaced (reused as it is, it cannot be older than itself).
+        let snap = match cached.get(&targets) {
+            Some(old) if targets_url.is_some() => match version_of(old) {
+                Some(version) => snap.with_known_version(targets.clone(), version),
+                None => snap,
+            },
+            _ => snap,
+        };
         let mut chain = snap
             .update_targets(&targets_bytes, now, v)
             .map_err(|e| ClientError::rejected(gun, targets_url.as_deref(), e))?;
@@ -304,7 +326,7 @@ impl Client {
         let mut skip = BTreeSet::new();
         while let Some(role) = chain.pending_delegations(&skip).into_iter().next() {
             let Some(meta) = chain.meta(&role) else { break };
-            let (bytes, url) = self.fetch_listed(gun, &role, meta).await?;
+            let (bytes, url) = self.fetch_listed(gun, &role, meta, &cached).await?;
             match chain.add_delegation(&role, &bytes, now, v) {
                 Ok(()) => {}
                 Err(e @ (VerifyError::Expired { .. } | VerifyError::ThresholdNotMet { .. })) => {
@@ -334,16 +356,15 @@ impl Client {
             (snapshot, chain.trusted_snapshot().snapshot().bytes()),
         ];
         files.extend(chain.roles().map(|(r, d)| (r.clone(), d.bytes())));
-        self.cache.store(gun, &files)?;
+        // Files that already hold these bytes are left alone (a warm update writes nothing).
+        files.retain(|(role, bytes)| cached.get(role).is_none_or(|old| old.as_slice() != *bytes));
+        drop(cached);
+        if !files.is_empty() {
+            self.cache.store(gun, &files)?;
+        }
 
-        let targets = chain
-            .all_targets()
-            .into_iter()
-            .map(|(name, role, meta)| target(name, role, meta))
-            .collect();
         Ok(VerifiedRepository {
             gun: gun.to_owned(),
-            targets,
             first_use_key_ids,
             skipped,
             invalid,
@@ -351,54 +372,74 @@ impl Client {
         })
     }
 
-    /// The versions of the roles in the cache (the cached snapshot says which delegations
-    /// to look for): the rollback floor. Cached files are local, trusted storage; files
-    /// that do not parse set no floor.
-    fn cached_versions(&self, gun: &str) -> Result<KnownVersions, ClientError> {
-        let mut known = KnownVersions::default();
-        let mut roles = vec![
+    /// The cached files of `gun`: root, timestamp, snapshot, targets and the delegations
+    /// the cached snapshot lists (the ones present).
+    fn cached_files(&self, gun: &str) -> Result<BTreeMap<RoleName, Vec<u8>>, ClientError> {
+        let mut files = BTreeMap::new();
+        for role in [
+            RoleName::root(),
             RoleName::timestamp(),
             RoleName::snapshot(),
             RoleName::targets(),
-        ];
-        if let Some(snap) = self.cache.load(gun, &RoleName::snapshot())?
-            && let Ok(snap) = Signed::<signet_core::Snapshot>::from_bytes(&snap)
-        {
-            roles.extend(
+        ] {
+            if let Some(bytes) = self.cache.load(gun, &role)? {
+                files.insert(role, bytes);
+            }
+        }
+        let delegations: Vec<RoleName> = files
+            .get(&RoleName::snapshot())
+            .and_then(|snap| Signed::<signet_core::Snapshot>::from_bytes(snap).ok())
+            .map(|snap| {
                 snap.signed
                     .meta
                     .keys()
                     .filter_map(|r| RoleName::parse(r).ok())
-                    .filter(RoleName::is_delegation),
-            );
-        }
-        for role in roles {
-            if let Some(bytes) = self.cache.load(gun, &role)?
-                && let Some(version) = version_of(&bytes)
-            {
-                known.insert(role, version);
+                    .filter(RoleName::is_delegation)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for role in delegations {
+            if let Some(bytes) = self.cache.load(gun, &role)? {
+                files.insert(role, bytes);
             }
         }
-        Ok(known)
+        Ok(files)
     }
 
     /// The bytes of a role its referring metadata lists: from the cache if they match,
     /// else fetched by checksum with exactly the listed length allowed. Returns the URL
     /// when fetched.
-    async fn fetch_listed(
+    async fn fetch_listed<'c>(
         &self,
         gun: &str,
         role: &RoleName,
         meta: &signet_core::metadata::FileMeta,
-    ) -> Result<(Vec<u8>, Option<String>), ClientError> {
+        cached: &'c BTreeMap<RoleName, Vec<u8>>,
+    ) -> Result<(Cow<'c, [u8]>, Option<String>), ClientError> {
         let expected = self
             .limits
             .expected(role, meta)
             .map_err(|e| ClientError::rejected(gun, None, e))?;
-        if let Some(cached) = self.cache.load(gun, role)?
-            && meta.check(&cached).is_ok()
+        // Whether the cached file is the one listed: by length and sha256 when listed
+        // (the verification that follows checks every listed hash again).
+        let listed = |bytes: &[u8]| match meta.sha256() {
+            Some(h) => {
+                usize::try_from(meta.length).ok() == Some(bytes.len())
+                    && signet_core::encoding::sha256(bytes).as_slice() == h
+            }
+            None => meta.check(bytes).is_ok(),
+        };
+        if let Some(bytes) = cached.get(role)
+            && listed(bytes)
         {
-            return Ok((cached, None));
+            return Ok((Cow::Borrowed(bytes), None));
+        }
+        // A delegation the cached snapshot did not list may still be cached.
+        if !cached.contains_key(role)
+            && let Some(bytes) = self.cache.load(gun, role)?
+            && listed(&bytes)
+        {
+            return Ok((Cow::Owned(bytes), None));
         }
         let file = match meta.sha256() {
             Some(h) => format!("{role}.{}.json", hex_encode(h)),
@@ -406,7 +447,7 @@ impl Client {
         };
         let url = self.transport.url(gun, &file);
         let bytes = self.fetch(gun, role, &url, expected).await?;
-        Ok((bytes, Some(url)))
+        Ok((Cow::Owned(bytes), Some(url)))
     }
 
     async fn fetch(
@@ -439,8 +480,38 @@ impl Client {
     }
 }
 
-/// `signed.version` of a metadata file, without verifying anything.
+/// The versions of the cached roles but root and targets (whose floor is set once it is
+/// known whether the cached file is reused): the rollback floor. Cached files are local,
+/// trusted storage; files that do not parse set no floor.
+fn cached_versions(cached: &BTreeMap<RoleName, Vec<u8>>) -> KnownVersions {
+    let mut known = KnownVersions::default();
+    for (role, bytes) in cached {
+        if *role != RoleName::root()
+            && *role != RoleName::targets()
+            && let Some(version) = version_of(bytes)
+        {
+            known.insert(role.clone(), version);
+        }
+    }
+    known
+}
+
+/// `signed.version` of a metadata file, without verifying anything (and without building
+/// the document: every other member is skipped).
 fn version_of(bytes: &[u8]) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    struct Doc {
+        signed: Versioned,
+    }
+    #[derive(serde::Deserialize)]
+    struct Versioned {
+        version: u64,
+    }
+    // A duplicate `signed` or `version` fails the typed parse; the generic value then
+    // keeps the last, as it always did.
+    if let Ok(doc) = serde_json::from_slice::<Doc>(bytes) {
+        return Some(doc.signed.version);
+    }
     let doc: serde_json::Value = serde_json::from_slice(bytes).ok()?;
     doc.get("signed")?.get("version")?.as_u64()
 }

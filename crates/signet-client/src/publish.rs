@@ -625,8 +625,7 @@ impl Publisher {
         })
     }
 
-    /// Signs the snapshot if its key is here, uploads `built` in one request and refreshes
-    /// the cache from what the server then serves.
+    /// Signs the snapshot if its key is here and uploads `built` in one request.
     pub(crate) async fn finish(&self, gun: &str, built: Built) -> Result<Published, ClientError> {
         let now = self.client.clock.now();
         let mut upload: Vec<(String, Vec<u8>)> = built
@@ -694,8 +693,9 @@ impl Publisher {
             // from an earlier incarnation (deleted on the server) and must not pin versions.
             self.trust.forget_all_but_root(gun)?;
         }
-        // Refresh the cache from what the server now serves.
-        self.client.verify_gun(gun).await?;
+        // The cache is not refreshed here (notary does not either): the next update
+        // fetches and verifies what the server now serves, and until then the cache
+        // keeps the last verified state, which is still a valid rollback floor.
         Ok(Published {
             roles: upload.into_iter().map(|(r, _)| r).collect(),
             initial: built.initial,

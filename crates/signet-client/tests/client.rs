@@ -91,7 +91,7 @@ fn notary_list(trust: &Path, gun: &str) -> BTreeSet<(String, String, u64, String
 }
 
 fn ours(repo: &VerifiedRepository) -> BTreeSet<(String, String, u64, String)> {
-    repo.targets
+    repo.targets()
         .iter()
         .map(|t| {
             (
@@ -152,7 +152,7 @@ async fn lists_and_looks_up_what_the_go_client_published() {
     let tofu = client(NOTARY, Pinning::Tofu, Arc::new(MemoryCache::new()));
     let repo = tofu.verify_gun(&p.gun).await.unwrap();
     assert_eq!(ours(&repo), notary_list(&p.trust, &p.gun));
-    assert_eq!(repo.targets.len(), 2);
+    assert_eq!(repo.targets().len(), 2);
     // TOFU reports the root key it accepted: the one root.json lists.
     assert_eq!(
         repo.first_use_key_ids.as_deref(),

@@ -204,10 +204,11 @@ async fn publish_and_list(server_snapshot: bool) {
         Arc::new(TrustDirCache::new(fresh.path())),
     );
     let repo = client.verify_gun(&gun).await.unwrap();
-    let names: Vec<&str> = repo.targets.iter().map(|t| t.name.as_str()).collect();
+    let targets = repo.targets();
+    let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["v2"]);
     assert_eq!(
-        repo.targets[0].custom,
+        targets[0].custom,
         Some(serde_json::json!({"note": "custom"}))
     );
     assert_eq!(repo.chain.role(&RoleName::targets()).unwrap().version(), 2);

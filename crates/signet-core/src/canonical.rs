@@ -21,6 +21,7 @@
 //! output.
 
 use core::fmt;
+use std::borrow::Cow;
 
 use serde_json::Value;
 
@@ -46,6 +47,181 @@ pub fn canonicalize(json: &[u8]) -> Result<Vec<u8>, CanonicalError> {
     let value: Value =
         serde_json::from_slice(json).map_err(|e| CanonicalError::Syntax(e.to_string()))?;
     to_canonical(&value)
+}
+
+/// Whether `text` is already in canonical form, i.e. [`canonicalize`] would return it
+/// byte for byte: no whitespace outside strings; object keys unique and in ascending
+/// bytewise order of their unescaped form; strings with no escapes but `\"` and `\\` (so
+/// no control characters); numbers plain integers (`-?(0|[1-9][0-9]*)`, not `-0`) of at
+/// most 2^53 in magnitude, which Go's float64 path leaves unchanged.
+///
+/// Conservative: `false` whenever in doubt (any other escape, deep nesting), and the
+/// caller falls back to [`canonicalize`]. Go notary writes `signed` exactly like this unless
+/// it had to HTML-escape a string (`<`, `>`, `&`), so for almost every document the bytes a
+/// signature covers are the text itself, without a parse and re-encode.
+pub fn is_canonical(text: &str) -> bool {
+    let mut c = Checker {
+        s: text.as_bytes(),
+        i: 0,
+    };
+    c.value(0) && c.i == c.s.len()
+}
+
+/// Nesting deeper than this is left to the full parser (serde_json's own limit is 128).
+const MAX_CHECK_DEPTH: usize = 128;
+
+/// The scanner behind [`is_canonical`]: `i` is the next byte of `s`.
+struct Checker<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Checker<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+
+    fn value(&mut self, depth: usize) -> bool {
+        if depth > MAX_CHECK_DEPTH {
+            return false;
+        }
+        match self.peek() {
+            Some(b'{') => self.object(depth),
+            Some(b'[') => self.array(depth),
+            Some(b'"') => self.string().is_some(),
+            Some(b'n') => self.literal(b"null"),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            _ => false,
+        }
+    }
+
+    fn literal(&mut self, lit: &[u8]) -> bool {
+        let ok = self.s[self.i..].starts_with(lit);
+        if ok {
+            self.i += lit.len();
+        }
+        ok
+    }
+
+    /// An integer; a fraction or exponent after it is not a separator, so the caller
+    /// refuses it.
+    fn number(&mut self) -> bool {
+        let negative = self.peek() == Some(b'-');
+        if negative {
+            self.i += 1;
+        }
+        let start = self.i;
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.i += 1;
+        }
+        let digits = &self.s[start..self.i];
+        match digits {
+            [] => false,
+            // `0` alone; never `-0` (canonical form prints 0) nor a leading zero.
+            [b'0'] => !negative,
+            [b'0', ..] => false,
+            _ if digits.len() > 16 => false,
+            _ => {
+                let v = digits
+                    .iter()
+                    .fold(0_u64, |v, d| v * 10 + u64::from(d - b'0'));
+                v <= EXACT_F64
+            }
+        }
+    }
+
+    /// A string starting at its opening quote: its unescaped bytes, if canonical.
+    fn string(&mut self) -> Option<Cow<'a, [u8]>> {
+        self.i += 1;
+        let start = self.i;
+        let mut escaped = false;
+        loop {
+            match self.peek()? {
+                b'"' => break,
+                b'\\' => match self.s.get(self.i + 1)? {
+                    b'"' | b'\\' => {
+                        escaped = true;
+                        self.i += 2;
+                    }
+                    _ => return None,
+                },
+                0x00..=0x1F => return None,
+                _ => self.i += 1,
+            }
+        }
+        let raw = &self.s[start..self.i];
+        self.i += 1;
+        if !escaped {
+            return Some(Cow::Borrowed(raw));
+        }
+        let mut out = Vec::with_capacity(raw.len());
+        let mut bytes = raw.iter();
+        while let Some(&b) = bytes.next() {
+            // Only `\"` and `\\` got here: the escaped byte is the next one.
+            out.push(if b == b'\\' { *bytes.next()? } else { b });
+        }
+        Some(Cow::Owned(out))
+    }
+
+    fn array(&mut self, depth: usize) -> bool {
+        self.i += 1;
+        if self.peek() == Some(b']') {
+            self.i += 1;
+            return true;
+        }
+        loop {
+            if !self.value(depth + 1) {
+                return false;
+            }
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b']') => {
+                    self.i += 1;
+                    return true;
+                }
+                _ => return false,
+            }
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> bool {
+        self.i += 1;
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return true;
+        }
+        let mut prev: Option<Cow<'a, [u8]>> = None;
+        loop {
+            if self.peek() != Some(b'"') {
+                return false;
+            }
+            let Some(key) = self.string() else {
+                return false;
+            };
+            // Strictly ascending: Go's order, and no duplicates.
+            if prev.as_deref().is_some_and(|p| p >= key.as_ref()) {
+                return false;
+            }
+            if self.peek() != Some(b':') {
+                return false;
+            }
+            self.i += 1;
+            if !self.value(depth + 1) {
+                return false;
+            }
+            prev = Some(key);
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    return true;
+                }
+                _ => return false,
+            }
+        }
+    }
 }
 
 /// Escapes canonical bytes the way Go's `json.Marshal` does when it embeds them as a
@@ -278,6 +454,61 @@ mod tests {
     }
 
     #[test]
+    fn is_canonical_accepts_exactly_canonical_text() {
+        for ok in [
+            r#"{"a":1,"a b":2,"a!":3}"#,
+            r#"{"":null,"b":{"a":[3,-2,0,[]],"z":{}},"c":true,"d":false}"#,
+            "[\"a\\\"b\\\\c\",\"é<>&\u{2028}\u{7f}\"]",
+            r#"{"a\"":1,"a\\":2}"#,
+            "9007199254740992",
+            "-9007199254740992",
+            r#""""#,
+        ] {
+            assert!(is_canonical(ok), "{ok}");
+            assert_eq!(canonicalize(ok.as_bytes()).unwrap(), ok.as_bytes(), "{ok}");
+        }
+        for bad in [
+            r#"{"b":1,"a":2}"#,
+            r#"{"a":1,"a":2}"#,
+            r#"{"a!":1,"a b":2}"#,
+            r#"{"a":1 }"#,
+            r#" {"a":1}"#,
+            r#"{"a": 1}"#,
+            r#"["\n"]"#,
+            r#"["\u0041"]"#,
+            r#"["\/"]"#,
+            r#"["\u003c"]"#,
+            "[\"a\nb\"]",
+            "[1.0]",
+            "[1e3]",
+            "[-0]",
+            "[01]",
+            "[-]",
+            "[9007199254740993]",
+            "[-9007199254740993]",
+            "[12345678901234567]",
+            "[1,]",
+            "[,1]",
+            "{,}",
+            r#"{"a"}"#,
+            r#"{"a":}"#,
+            r#"["a]"#,
+            "nul",
+            "[true false]",
+            "",
+            "[]]",
+        ] {
+            assert!(!is_canonical(bad), "{bad}");
+        }
+        // The order is that of the unescaped keys: `"` (0x22) sorts before `#` (0x23),
+        // although its escape starts with `\` (0x5c).
+        assert!(is_canonical(r#"{"a\"":1,"a#":2}"#));
+        assert!(!is_canonical(r#"{"a#":2,"a\"":1}"#));
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        assert!(!is_canonical(&deep), "deep nesting is left to the parser");
+    }
+
+    #[test]
     fn canonical_is_idempotent() {
         let once = canonicalize(br#"{"z":[{"b":1,"a":"\u00e9<"}],"y":true}"#).unwrap();
         assert_eq!(canonicalize(&once).unwrap(), once);
@@ -302,7 +533,7 @@ mod tests {
         use proptest::prelude::*;
         use serde_json::{Map, Number, Value};
 
-        use super::super::{go_html_escape, to_canonical};
+        use super::super::{canonicalize, go_html_escape, is_canonical, to_canonical};
 
         /// Modest case counts: the suite runs on two cores.
         fn config() -> ProptestConfig {
@@ -442,7 +673,7 @@ mod tests {
                 // Raw control characters are not JSON; the embedded (escaped) form is.
                 let parsed: Value = serde_json::from_slice(&go_html_escape(&once)).unwrap();
                 prop_assert_eq!(&to_canonical(&parsed).unwrap(), &once);
-                prop_assert_eq!(&super::super::canonicalize(&go_html_escape(&once)).unwrap(), &once);
+                prop_assert_eq!(&canonicalize(&go_html_escape(&once)).unwrap(), &once);
             }
 
             #[test]
@@ -485,6 +716,27 @@ mod tests {
                 let text = String::from_utf8(escaped).unwrap();
                 let separators = ['\u{2028}', '\u{2029}'];
                 prop_assert!(!text.contains(separators), "raw line or paragraph separator");
+            }
+
+            #[test]
+            fn canonical_text_is_recognised(v in json()) {
+                let once = to_canonical(&v).unwrap();
+                let text = std::str::from_utf8(&once).unwrap();
+                // Raw control characters are not JSON, so such output is never accepted.
+                prop_assert_eq!(is_canonical(text), !has_control(&v));
+            }
+
+            #[test]
+            // serde_json's renderings are the non-canonical inputs under test, never signed.
+            #[allow(clippy::disallowed_methods)]
+            fn recognised_text_is_a_fixed_point(v in json()) {
+                // Other renderings of the same value: HTML-escaped, pretty, serde_json's.
+                let escaped = String::from_utf8(go_html_escape(&to_canonical(&v).unwrap())).unwrap();
+                for text in [escaped, serde_json::to_string_pretty(&v).unwrap(), serde_json::to_string(&v).unwrap()] {
+                    if is_canonical(&text) {
+                        prop_assert_eq!(canonicalize(text.as_bytes()).unwrap(), text.into_bytes());
+                    }
+                }
             }
 
             #[test]

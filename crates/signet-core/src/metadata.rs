@@ -477,10 +477,20 @@ impl<T: Role> Signed<T> {
             reason: e.to_string(),
         };
         let env: Envelope<'_> = serde_json::from_slice(bytes).map_err(|e| malformed(&e))?;
-        let value: Value = serde_json::from_str(env.signed.get()).map_err(|e| malformed(&e))?;
-        let canonical =
-            to_canonical_sized(&value, env.signed.get().len()).map_err(|e| malformed(&e))?;
-        let signed: T = serde_json::from_value(value).map_err(|e| malformed(&e))?;
+        let text = env.signed.get();
+        let (signed, canonical): (T, Vec<u8>) = if crate::canonical::is_canonical(text) {
+            // Already canonical (what notary writes): the text is the signed bytes, and
+            // with unique keys parsing it directly gives what the generic value would.
+            let signed = serde_json::from_str(text).map_err(|e| malformed(&e))?;
+            (signed, text.as_bytes().to_vec())
+        } else {
+            let value: Value = serde_json::from_str(text).map_err(|e| malformed(&e))?;
+            let canonical = to_canonical_sized(&value, text.len()).map_err(|e| malformed(&e))?;
+            (
+                serde_json::from_value(value).map_err(|e| malformed(&e))?,
+                canonical,
+            )
+        };
         if signed.type_field() != T::TYPE {
             return Err(malformed(&format_args!(
                 "_type is {:?}, expected {:?}",

@@ -572,6 +572,15 @@ impl TrustedSnapshot {
         &self.timestamp.root
     }
 
+    /// This stage with `version` of `role` recorded as trusted before, for the checks of
+    /// later stages: for a caller that learns a floor only once it knows which files it
+    /// needs (the version of a cached file it will not use again). Only raises a floor.
+    #[must_use]
+    pub fn with_known_version(mut self, role: RoleName, version: u64) -> Self {
+        Arc::make_mut(&mut self.timestamp.root.known).insert(role, version);
+        self
+    }
+
     /// Verifies top-level `targets.json`.
     pub fn update_targets(
         &self,

@@ -5,7 +5,7 @@
 use serde_json::Map;
 use signet_core::metadata::{Expires, FileMeta, Role, Timestamp};
 use signet_core::trusted::{KnownVersions, Limits, Pinning, TrustedRoot};
-use signet_core::{RingVerifier, RoleName, UnixTime, VerifyError};
+use signet_core::{RingVerifier, RoleName, Signed, Targets, UnixTime, VerifyError};
 use signet_test_support::{EcdsaKey, Signer, TestRepo};
 
 const GUN: &str = "example.com/consumer";
@@ -225,12 +225,30 @@ fn chain_checks_freeze_rollback_limits_and_keeps_the_last_stage() {
     let mut known = KnownVersions::default();
     known.insert(RoleName::targets(), 3);
     let err = trusted
+        .clone()
         .with_known_versions(known)
         .update_timestamp(&ts, now(), v)
         .and_then(|t| t.update_snapshot(&snap, now(), v))
         .and_then(|s| s.update_targets(&targets, now(), v))
         .unwrap_err();
     assert!(matches!(err, VerifyError::Rollback { .. }), "{err}");
+    // The same floor set once the snapshot is verified refuses the same targets; a floor at
+    // the offered version (the cached file reused as it is) does not.
+    let snap_stage = trusted
+        .update_timestamp(&ts, now(), v)
+        .and_then(|t| t.update_snapshot(&snap, now(), v))
+        .unwrap();
+    let err = snap_stage
+        .clone()
+        .with_known_version(RoleName::targets(), 3)
+        .update_targets(&targets, now(), v)
+        .unwrap_err();
+    assert!(matches!(err, VerifyError::Rollback { .. }), "{err}");
+    let offered = Signed::<Targets>::from_bytes(&targets).unwrap().version();
+    snap_stage
+        .with_known_version(RoleName::targets(), offered)
+        .update_targets(&targets, now(), v)
+        .unwrap();
 }
 
 #[test]

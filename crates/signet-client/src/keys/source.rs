@@ -23,6 +23,10 @@ impl From<KeyError> for SourceError {
 pub struct StoreKeySource {
     store: KeyStore,
     passphrases: Mutex<Box<dyn PassphraseSource + Send>>,
+    /// Keys decrypted so far, by ID: a publish looks for the same key more than once (to
+    /// check that a role can be signed, then to sign), and each decryption runs the key's
+    /// KDF and may ask for a passphrase.
+    loaded: Mutex<Vec<(String, Arc<dyn RoleSigner>)>>,
 }
 
 impl core::fmt::Debug for StoreKeySource {
@@ -39,6 +43,7 @@ impl StoreKeySource {
         Self {
             store,
             passphrases: Mutex::new(Box::new(passphrases)),
+            loaded: Mutex::new(Vec::new()),
         }
     }
 
@@ -56,8 +61,18 @@ impl StoreKeySource {
     }
 
     fn load(&self, entry: &KeyEntry) -> Result<Arc<dyn RoleSigner>, KeyError> {
+        let loaded = || {
+            self.loaded
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some((_, signer)) = loaded().iter().find(|(id, _)| *id == entry.id) {
+            return Ok(Arc::clone(signer));
+        }
         let (key, _) = self.with_passphrases(|p| self.store.load(&entry.id, p))?;
-        EcdsaRoleSigner::new(key).map(|s| Arc::new(s) as Arc<dyn RoleSigner>)
+        let signer: Arc<dyn RoleSigner> = Arc::new(EcdsaRoleSigner::new(key)?);
+        loaded().push((entry.id.clone(), Arc::clone(&signer)));
+        Ok(signer)
     }
 }
 
@@ -190,6 +205,10 @@ mod tests {
             .expect("find")
             .expect("present");
         assert_eq!(by_role.public().canonical_id(), &id);
+        assert!(
+            Arc::ptr_eq(&by_id, &by_role),
+            "a key is decrypted once, then remembered"
+        );
         let any_root = again
             .find("other/gun", &RoleName::root(), &[])
             .expect("find")
