@@ -1,11 +1,23 @@
-//! Canonical JSON: idempotence, and Go's HTML escaping is transparent.
+//! Canonical JSON: idempotence, Go's HTML escaping is transparent, and `is_canonical` accepts
+//! only text that is its own canonical form.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use signet_core::canonical::{canonicalize, go_html_escape};
+use signet_core::canonical::{canonicalize, go_html_escape, is_canonical};
 use signet_fuzz::escape_controls;
 
 fuzz_target!(|data: &[u8]| {
+    // The client's fast path verifies signatures over text `is_canonical` accepts, as is:
+    // such text must be exactly its own canonical form.
+    if let Ok(text) = core::str::from_utf8(data)
+        && is_canonical(text)
+    {
+        assert_eq!(
+            canonicalize(data).expect("text is_canonical accepts must parse").as_slice(),
+            data,
+            "is_canonical accepted a text that is not its canonical form"
+        );
+    }
     let Ok(out) = canonicalize(data) else {
         return;
     };
