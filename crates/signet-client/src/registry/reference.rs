@@ -128,7 +128,7 @@ impl ImageRef {
             input: s.to_owned(),
             reason,
         };
-        if s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        if is_image_id(s) {
             return Err(err(format!(
                 "invalid repository name ({s}), cannot specify 64-byte hexadecimal strings"
             )));
@@ -184,7 +184,9 @@ impl ImageRef {
             return self.name();
         }
         match self.path.strip_prefix("library/") {
-            Some(rest) if !rest.contains('/') => rest.to_owned(),
+            // A bare 64-hex name would be refused as an image ID (docker accepts
+            // `<64 hex>:tag` but not its own familiar name for it): keep `library/` then.
+            Some(rest) if !rest.contains('/') && !is_image_id(rest) => rest.to_owned(),
             _ => self.path.clone(),
         }
     }
@@ -299,6 +301,12 @@ fn split_docker_domain(name: &str) -> (String, String) {
 }
 
 /// `reference.Parse("<domain>/<remainder>")` for a remainder `path[:tag][@digest]`.
+/// Whether `s` reads as an image ID (64 lower-case hex digits), which docker refuses as a
+/// repository name.
+fn is_image_id(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 fn parse_full(domain: &str, remainder: &str) -> Result<ImageRef, String> {
     let invalid = || "invalid reference format".to_owned();
     let (name_tag, digest) = match remainder.split_once('@') {
@@ -498,6 +506,13 @@ mod tests {
         let r = parse("index.docker.io/reg.example.com/a/b");
         assert_eq!(r.familiar_name(), "docker.io/reg.example.com/a/b");
         assert_eq!(parse(&r.familiar_name()).name(), r.name());
+        // `<64 hex>:tag` is accepted (as docker does) but the bare hex would be refused as
+        // an image ID, so its familiar name keeps `library/` (also found by the fuzz target).
+        let hex = format!("a0000b{}", "0".repeat(58));
+        let r = parse(&format!("{hex}:_0"));
+        assert_eq!(r.familiar_name(), format!("library/{hex}"));
+        assert_eq!(parse(&r.familiar_name()).name(), r.name());
+        assert!(ImageRef::parse(&hex).is_err());
     }
 
     #[test]
