@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use std::collections::BTreeMap;
 
+use signet_test_support::pki::PemPair;
+
 use crate::util::{self, CliClient, Db, PgDatabase, SignetServer};
 
 /// Every complete transcript starts with this block (the Go server must get this far).
@@ -284,33 +286,24 @@ fn signet_client_matches_go_client_against_go_server_on_postgres() {
     );
 
     let certs = util::peer_certs();
+    let peer_tls = PemPair {
+        cert: certs.server_cert.clone(),
+        key: certs.server_key.clone(),
+    };
     let signer_port = std::env::var("SIGNER_PORT").unwrap_or_else(|_| "7899".to_owned());
-    let port = crate::signer::free_port();
-    let url = format!("https://127.0.0.1:{port}");
-    let config = serde_json::json!({
-        "server": {
-            "http_addr": format!("127.0.0.1:{port}"),
-            "tls_cert_file": certs.server_cert,
-            "tls_key_file": certs.server_key,
-        },
-        "trust_service": {
-            "type": "remote",
-            "hostname": "127.0.0.1",
-            "port": signer_port,
-            "key_algorithm": "ecdsa",
-            "tls_ca_file": certs.ca,
-            "tls_client_cert": certs.server_cert,
-            "tls_client_key": certs.server_key,
-        },
-        "storage": {
+    // The peers' notary-server certificate is also the client certificate their signer takes.
+    let (server, url) = crate::signer::start_go_server_on_signer(
+        &setup,
+        &peer_tls,
+        &certs.ca,
+        &peer_tls,
+        &signer_port,
+        "ecdsa",
+        serde_json::json!({
             "backend": "postgres",
             "db_url": format!("{}?sslmode=disable", db.url()),
-        },
-        "logging": { "level": "info" },
-    });
-    let config_file = setup.join("notary-server.json");
-    fs::write(&config_file, config.to_string()).expect("write notary-server config");
-    let server = crate::signer::start_go_server(&setup, &config_file, &url, &certs.ca);
+        }),
+    );
 
     assert_client_matches_go(test, &url, &certs.ca, Turns::SignetOnly);
 

@@ -118,6 +118,31 @@ fn start_go_signer(dir: &Path, pki: &Pki) -> (Proc, u16) {
     (proc, port)
 }
 
+/// Starts `signet signer` (SQLite store under `setup/signer/`) with its keys on `hsm`.
+fn start_softhsm_signer(setup: &Path, pki: &Pki, hsm: &SoftHsm) -> (Proc, u16) {
+    let signer_dir = setup.join("signer");
+    fs::create_dir_all(&signer_dir).expect("signer dir");
+    let config = signer_dir.join("signer.json");
+    let mut json = signer_config(
+        pki,
+        0,
+        serde_json::json!({ "backend": "sqlite3", "db_url": signer_dir.join("signer.db") }),
+    );
+    json["pkcs11"] = serde_json::json!({
+        "module": softhsm::module(),
+        "token_label": hsm.label(),
+    });
+    fs::write(&config, json.to_string()).expect("signer config");
+    start_signer_with_env(
+        &signer_dir,
+        &config,
+        &[
+            ("SOFTHSM2_CONF", hsm.conf().as_os_str()),
+            ("SIGNET_SIGNER_PKCS11_PIN", USER_PIN.as_ref()),
+        ],
+    )
+}
+
 /// Starts `signet server` (SQLite) whose keys are on the signer at `port`; `client` is the
 /// client certificate it shows (none: `None`).
 fn start_remote_server(
@@ -216,27 +241,7 @@ fn signet_server_with_signet_signer_on_softhsm_matches_go_notary_server() {
     fs::create_dir_all(&setup).expect("setup dir");
     let pki = Pki::new(&setup);
     let hsm = SoftHsm::create("signet-signer");
-    let signer_dir = setup.join("signer");
-    fs::create_dir_all(&signer_dir).expect("signer dir");
-    let config = signer_dir.join("signer.json");
-    let mut json = signer_config(
-        &pki,
-        0,
-        serde_json::json!({ "backend": "sqlite3", "db_url": signer_dir.join("signer.db") }),
-    );
-    json["pkcs11"] = serde_json::json!({
-        "module": softhsm::module(),
-        "token_label": hsm.label(),
-    });
-    fs::write(&config, json.to_string()).expect("signer config");
-    let (signer, port) = start_signer_with_env(
-        &signer_dir,
-        &config,
-        &[
-            ("SOFTHSM2_CONF", hsm.conf().as_os_str()),
-            ("SIGNET_SIGNER_PKCS11_PIN", USER_PIN.as_ref()),
-        ],
-    );
+    let (signer, port) = start_softhsm_signer(&setup, &pki, &hsm);
     let server = start_remote_server(
         &setup,
         &pki,
@@ -297,27 +302,7 @@ fn signet_server_with_rsa_keys_on_a_softhsm_signet_signer_serves_the_go_client()
     fs::create_dir_all(&setup).expect("setup dir");
     let pki = Pki::new(&setup);
     let hsm = SoftHsm::create("signet-rsa-server");
-    let signer_dir = setup.join("signer");
-    fs::create_dir_all(&signer_dir).expect("signer dir");
-    let config = signer_dir.join("signer.json");
-    let mut json = signer_config(
-        &pki,
-        0,
-        serde_json::json!({ "backend": "sqlite3", "db_url": signer_dir.join("signer.db") }),
-    );
-    json["pkcs11"] = serde_json::json!({
-        "module": softhsm::module(),
-        "token_label": hsm.label(),
-    });
-    fs::write(&config, json.to_string()).expect("signer config");
-    let (signer, port) = start_signer_with_env(
-        &signer_dir,
-        &config,
-        &[
-            ("SOFTHSM2_CONF", hsm.conf().as_os_str()),
-            ("SIGNET_SIGNER_PKCS11_PIN", USER_PIN.as_ref()),
-        ],
-    );
+    let (signer, port) = start_softhsm_signer(&setup, &pki, &hsm);
     let server = start_remote_server(
         &setup,
         &pki,

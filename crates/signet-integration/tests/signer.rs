@@ -18,7 +18,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use signet_test_support::pki::TestCa;
+use signet_test_support::pki::{PemPair, TestCa};
 
 use crate::notary_cli::{check_go_reference, fresh_artifact_dir, scenario};
 use crate::util;
@@ -133,6 +133,45 @@ pub(crate) fn start_go_server(dir: &Path, config: &Path, url: &str, ca: &Path) -
     }
 }
 
+/// Starts a Go notary-server on a free port (HTTPS with `https`) that asks the signer on
+/// 127.0.0.1:`signer_port` (authenticating with `client`) for keys of `key_algorithm`, and
+/// keeps its metadata in `storage`; `ca` issued all three certificates. Returns the server
+/// and its URL once it is healthy.
+pub(crate) fn start_go_server_on_signer(
+    dir: &Path,
+    https: &PemPair,
+    ca: &Path,
+    client: &PemPair,
+    signer_port: &str,
+    key_algorithm: &str,
+    storage: serde_json::Value,
+) -> (Proc, String) {
+    let port = free_port();
+    let url = format!("https://127.0.0.1:{port}");
+    let config = serde_json::json!({
+        "server": {
+            "http_addr": format!("127.0.0.1:{port}"),
+            "tls_cert_file": https.cert,
+            "tls_key_file": https.key,
+        },
+        "trust_service": {
+            "type": "remote",
+            "hostname": "127.0.0.1",
+            "port": signer_port,
+            "key_algorithm": key_algorithm,
+            "tls_ca_file": ca,
+            "tls_client_cert": client.cert,
+            "tls_client_key": client.key,
+        },
+        "logging": { "level": "info" },
+        "storage": storage,
+    });
+    let server_config = dir.join("server.json");
+    fs::write(&server_config, config.to_string()).expect("write server config");
+    let server = start_go_server(dir, &server_config, &url, ca);
+    (server, url)
+}
+
 #[test]
 fn go_notary_server_with_signet_signer_matches_go_notary_signer() {
     let go_url = util::go_notary_url(); // the reference; fail fast
@@ -160,29 +199,15 @@ fn go_notary_server_with_signet_signer_matches_go_notary_signer() {
     fs::write(&signer_config, config.to_string()).expect("write signer config");
     let (signer, signer_port) = start_signer(&setup, &signer_config);
 
-    let port = free_port();
-    let url = format!("https://127.0.0.1:{port}");
-    let server_config = setup.join("server.json");
-    let config = serde_json::json!({
-        "server": {
-            "http_addr": format!("127.0.0.1:{port}"),
-            "tls_cert_file": server_https.cert,
-            "tls_key_file": server_https.key,
-        },
-        "trust_service": {
-            "type": "remote",
-            "hostname": "127.0.0.1",
-            "port": signer_port.to_string(),
-            "key_algorithm": "ecdsa",
-            "tls_ca_file": ca.cert,
-            "tls_client_cert": server_client.cert,
-            "tls_client_key": server_client.key,
-        },
-        "logging": { "level": "info" },
-        "storage": { "backend": "memory" },
-    });
-    fs::write(&server_config, config.to_string()).expect("write server config");
-    let server = start_go_server(&setup, &server_config, &url, &ca.cert);
+    let (server, url) = start_go_server_on_signer(
+        &setup,
+        &server_https,
+        &ca.cert,
+        &server_client,
+        &signer_port.to_string(),
+        "ecdsa",
+        serde_json::json!({ "backend": "memory" }),
+    );
 
     let go_ca = util::peer_certs().ca;
     let (go, ours) = util::in_parallel(
@@ -219,17 +244,17 @@ fn go_notary_server_with_signet_signer_matches_go_notary_signer() {
     // notary-server with a client certificate from another CA gets nothing from the signer:
     // it cannot create a repository's timestamp key, so `notary init -p` fails.
     let rogue = TestCa::new(&setup, "rogue").client("notary-server");
-    let rogue_port = free_port();
-    let rogue_url = format!("https://127.0.0.1:{rogue_port}");
-    let mut config = config;
-    config["server"]["http_addr"] = format!("127.0.0.1:{rogue_port}").into();
-    config["trust_service"]["tls_client_cert"] = serde_json::json!(rogue.cert);
-    config["trust_service"]["tls_client_key"] = serde_json::json!(rogue.key);
-    let rogue_config = setup.join("server-rogue.json");
-    fs::write(&rogue_config, config.to_string()).expect("write rogue server config");
     let rogue_setup = setup.join("rogue");
     fs::create_dir_all(&rogue_setup).expect("rogue dir");
-    let rogue_server = start_go_server(&rogue_setup, &rogue_config, &rogue_url, &ca.cert);
+    let (rogue_server, rogue_url) = start_go_server_on_signer(
+        &rogue_setup,
+        &server_https,
+        &ca.cert,
+        &rogue,
+        &signer_port.to_string(),
+        "ecdsa",
+        serde_json::json!({ "backend": "memory" }),
+    );
     let out = Command::new("notary")
         .args(["-s", &rogue_url, "--tlscacert"])
         .arg(&ca.cert)
@@ -308,29 +333,15 @@ fn go_notary_server_with_rsa_timestamp_keys_on_a_softhsm_signet_signer() {
         ],
     );
 
-    let port = free_port();
-    let url = format!("https://127.0.0.1:{port}");
-    let server_config = setup.join("server.json");
-    let config = serde_json::json!({
-        "server": {
-            "http_addr": format!("127.0.0.1:{port}"),
-            "tls_cert_file": server_https.cert,
-            "tls_key_file": server_https.key,
-        },
-        "trust_service": {
-            "type": "remote",
-            "hostname": "127.0.0.1",
-            "port": signer_port.to_string(),
-            "key_algorithm": "rsa",
-            "tls_ca_file": ca.cert,
-            "tls_client_cert": server_client.cert,
-            "tls_client_key": server_client.key,
-        },
-        "logging": { "level": "info" },
-        "storage": { "backend": "memory" },
-    });
-    fs::write(&server_config, config.to_string()).expect("write server config");
-    let server = start_go_server(&setup, &server_config, &url, &ca.cert);
+    let (server, url) = start_go_server_on_signer(
+        &setup,
+        &server_https,
+        &ca.cert,
+        &server_client,
+        &signer_port.to_string(),
+        "rsa",
+        serde_json::json!({ "backend": "memory" }),
+    );
 
     let notary = |trust: &Path, args: &[&str]| {
         let out = Command::new("notary")
