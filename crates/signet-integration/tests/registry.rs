@@ -11,8 +11,8 @@ use signet_client::registry::{DockerConfig, ImageRef, MediaType, Registry, Regis
 
 use crate::util::random_hex;
 use crate::util::registry::{
-    AuthRegistry, DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, Pusher, RegistryAuth,
-    blocking, shared_registry, write_docker_auth, write_docker_identity_token,
+    AuthRegistry, DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, Pushed, Pusher,
+    RegistryAuth, blocking, shared_registry, write_docker_auth, write_docker_identity_token,
 };
 
 fn connect(image: &ImageRef, docker_dir: &std::path::Path) -> Registry {
@@ -110,16 +110,7 @@ fn identity_token_is_exchanged_at_the_token_service() {
         password: "oauth-pw".into(),
     });
     let host = reg.host_port();
-    let repo = format!("idt-{}/app", random_hex(4));
-    let pushed = blocking(
-        Pusher::new(host, Some(reg.push_auth(&repo, "dana", "oauth-pw"))).image(
-            &repo,
-            "v1",
-            OCI_MANIFEST,
-            "identity",
-        ),
-    );
-    let image = ImageRef::parse(&format!("{host}/{repo}:v1")).unwrap();
+    let (image, pushed) = push_v1(&reg, "idt", "dana", "oauth-pw");
     let good = tempfile::tempdir().unwrap();
     write_docker_identity_token(good.path(), host, "dana", &reg.identity_token());
     let bad = tempfile::tempdir().unwrap();
@@ -141,21 +132,29 @@ fn identity_token_is_exchanged_at_the_token_service() {
     });
 }
 
-/// Pushes an image with the registry's own credentials, then reads it through
-/// `Registry::connect` with: the right credentials in config.json (works), none (refused
-/// as unauthorized) and wrong ones (refused).
-fn check_authenticated_registry(reg: &AuthRegistry, user: &str, password: &str) {
+/// Pushes `<prefix>-<random>/app:v1` (an OCI image) to `reg` as `user`; returns its
+/// reference and what was pushed.
+fn push_v1(reg: &AuthRegistry, prefix: &str, user: &str, password: &str) -> (ImageRef, Pushed) {
     let host = reg.host_port();
-    let repo = format!("auth-{}/app", random_hex(4));
+    let repo = format!("{prefix}-{}/app", random_hex(4));
     let pushed = blocking(
         Pusher::new(host, Some(reg.push_auth(&repo, user, password))).image(
             &repo,
             "v1",
             OCI_MANIFEST,
-            "auth",
+            prefix,
         ),
     );
     let image = ImageRef::parse(&format!("{host}/{repo}:v1")).unwrap();
+    (image, pushed)
+}
+
+/// Pushes an image with the registry's own credentials, then reads it through
+/// `Registry::connect` with: the right credentials in config.json (works), none (refused
+/// as unauthorized) and wrong ones (refused).
+fn check_authenticated_registry(reg: &AuthRegistry, user: &str, password: &str) {
+    let host = reg.host_port();
+    let (image, pushed) = push_v1(reg, "auth", user, password);
     let good = tempfile::tempdir().unwrap();
     write_docker_auth(good.path(), host, user, password);
     let none = tempfile::tempdir().unwrap();
