@@ -22,7 +22,7 @@ fn ca() -> PathBuf {
         .join("certs/ca.crt");
     assert!(
         ca.is_file(),
-        "{} is missing: run ../shared/peers/setup.sh and start-notary.sh",
+        "{} is missing: start the peers with scripts/peers/up.sh",
         ca.display()
     );
     ca

@@ -1,7 +1,7 @@
 //! Interop for private keys: the Go `notary` 0.7 CLI, the docker CLI 28 and `signet key`
 //! on the same trust directories, against the Go notary-server peer.
 //!
-//! Needs the peers (`../shared/peers/setup.sh`, `../shared/peers/start-notary.sh local`), the
+//! Needs the peers (`scripts/peers/up.sh`: the Go notary-server, in any mode), the
 //! `notary` and `docker` CLIs on PATH, and a built `signet` (`cargo build -p signet-cli`).
 
 use std::path::Path;

@@ -4,7 +4,7 @@
 //! staged changes cross between the two clients in both directions; trust pinning and the
 //! first-use warning.
 //!
-//! Needs the Go notary-server (`../shared/peers/start-notary.sh local`), the `notary` CLI,
+//! Needs the Go notary-server (`scripts/peers/up.sh`), the `notary` CLI,
 //! `openssl`, and a built `signet` binary (`cargo build -p signet-cli`).
 
 use std::path::{Path, PathBuf};
