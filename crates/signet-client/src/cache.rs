@@ -169,14 +169,18 @@ impl Cache for TrustDirCache {
             let path = self.path(gun, role)?;
             // A file already holding these bytes is left alone: a warm `list` writes (and
             // syncs) nothing, as notary's does not.
-            if std::fs::read(&path).is_ok_and(|old| old == *bytes) {
+            let old = std::fs::read(&path).ok();
+            if old.as_deref() == Some(*bytes) {
                 continue;
             }
-            // Only the root is synced to disk: it is the trust anchor, and losing it to a
-            // crash would mean trusting a root on first use again. Every other file is
-            // checked against fresh metadata before use (a torn one is fetched again) and
-            // only sets a rollback floor; notary syncs none of them.
-            let durable = *role == RoleName::root();
+            // Only a root that replaces a trusted one is synced to disk: that root is the
+            // trust anchor, and a crash must leave either it or its predecessor, never a
+            // torn file in their place. A root trusted on first use replaces nothing: a crash
+            // that loses it leaves the directory as it was before that first use (and a torn
+            // copy fails verification, closed). Every other file is checked against fresh
+            // metadata before use (a torn one is fetched again) and only sets a rollback
+            // floor; notary syncs none of them.
+            let durable = *role == RoleName::root() && old.is_some();
             write_atomic(&path, bytes, durable).map_err(|e| ClientError::Cache {
                 gun: gun.to_owned(),
                 role: role.to_string(),

@@ -275,21 +275,96 @@ pub fn render_list(repo: &VerifiedRepository, roles: &[RoleName]) -> String {
     if found.is_empty() {
         return render_targets(&[]);
     }
-    // A row is the name, 64 hex digits, the size and the role, with three tabs and a newline.
-    let mut t = header(&["NAME", "DIGEST", "SIZE (BYTES)", "ROLE"]);
-    t.reserve(found.iter().map(|(n, _, _)| n.len() + 100).sum());
-    for (name, i, meta) in found {
-        t.push_str(name);
+    let rows: Vec<ListRow<'_>> = found
+        .iter()
+        .map(|&(name, i, meta)| ListRow {
+            name,
+            digest: meta.sha256(),
+            size: u64::try_from(meta.length).unwrap_or(0),
+            role: visited[i].as_str(),
+        })
+        .collect();
+    list_table(&rows)
+}
+
+/// One row of `notary list`.
+struct ListRow<'a> {
+    name: &'a str,
+    digest: Option<&'a [u8]>,
+    size: u64,
+    role: &'a str,
+}
+
+const LIST_COLUMNS: [&str; 4] = ["NAME", "DIGEST", "SIZE (BYTES)", "ROLE"];
+
+/// The `notary list` table. Every line has the same four cells, so Go's tabwriter makes one
+/// column block per column over all lines: each of the first three columns is as wide as its
+/// widest cell plus the padding. That is laid out here in one pass into a buffer of the
+/// exact size, without the tab-separated text and per-line cell lists the general
+/// [`tabwriter`] builds (for 10,000 targets, megabytes of memory touched once). A name
+/// holding a tab or a line break changes the cells, as it does in Go: such a table goes
+/// through the general layout.
+fn list_table(rows: &[ListRow<'_>]) -> String {
+    if rows.iter().any(|r| r.name.contains(['\t', '\n'])) {
+        return list_table_general(rows);
+    }
+    let digits = |n: u64| n.checked_ilog10().map_or(1, |d| d as usize + 1);
+    let digest_len = |r: &ListRow<'_>| r.digest.map_or(0, |d| 2 * d.len());
+    let mut widths = LIST_COLUMNS.map(str::len);
+    for r in rows {
+        widths[0] = widths[0].max(r.name.chars().count());
+        widths[1] = widths[1].max(digest_len(r));
+        widths[2] = widths[2].max(digits(r.size));
+    }
+    let cell = |w: usize| (w + tabwriter::PADDING).max(tabwriter::MIN_WIDTH);
+    let [name_w, digest_w, size_w] = [cell(widths[0]), cell(widths[1]), cell(widths[2])];
+    let size: usize = rows
+        .iter()
+        .map(|r| {
+            name_w + (r.name.len() - r.name.chars().count()) + digest_w + size_w + r.role.len() + 1
+        })
+        .sum::<usize>()
+        + 2 * (name_w + digest_w + size_w + LIST_COLUMNS[3].len() + 1);
+    let mut out = String::with_capacity(size);
+    let pad = |out: &mut String, used: usize, width: usize| {
+        out.extend(std::iter::repeat_n(' ', width.saturating_sub(used)));
+    };
+    let dashes = LIST_COLUMNS.map(|c| "-".repeat(c.len()));
+    for line in [LIST_COLUMNS.map(str::to_owned), dashes] {
+        for (j, (text, width)) in line.iter().zip([name_w, digest_w, size_w]).enumerate() {
+            out.push_str(text);
+            pad(&mut out, line[j].len(), width);
+        }
+        out.push_str(&line[3]);
+        out.push('\n');
+    }
+    for r in rows {
+        out.push_str(r.name);
+        pad(&mut out, r.name.chars().count(), name_w);
+        if let Some(d) = r.digest {
+            push_hex(&mut out, d);
+        }
+        pad(&mut out, digest_len(r), digest_w);
+        let before = out.len();
+        let _ = write!(out, "{}", r.size);
+        let used = out.len() - before;
+        pad(&mut out, used, size_w);
+        out.push_str(r.role);
+        out.push('\n');
+    }
+    out
+}
+
+/// The same table through the general tabwriter (for names with tabs or line breaks).
+fn list_table_general(rows: &[ListRow<'_>]) -> String {
+    let mut t = header(&LIST_COLUMNS);
+    for r in rows {
+        t.push_str(r.name);
         t.push('\t');
-        if let Some(h) = meta.sha256() {
+        if let Some(h) = r.digest {
             push_hex(&mut t, h);
         }
-        let _ = writeln!(
-            t,
-            "\t{}\t{}",
-            u64::try_from(meta.length).unwrap_or(0),
-            visited[i]
-        );
+        let _ = writeln!(t, "\t{}\t{}", r.size, r.role);
     }
     tabwriter::format(&t)
 }
@@ -394,4 +469,58 @@ pub fn target_json(t: &VerifiedTarget) -> serde_json::Value {
 pub fn render_targets_json(targets: &[VerifiedTarget]) -> String {
     let v: Vec<serde_json::Value> = targets.iter().map(target_json).collect();
     format!("{}\n", serde_json::Value::Array(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ListRow, list_table, list_table_general};
+
+    fn row<'a>(name: &'a str, digest: Option<&'a [u8]>, size: u64, role: &'a str) -> ListRow<'a> {
+        ListRow {
+            name,
+            digest,
+            size,
+            role,
+        }
+    }
+
+    #[test]
+    fn list_table_lays_out_as_the_general_tabwriter() {
+        let d32 = [0xab_u8; 32];
+        let cases: Vec<Vec<ListRow<'_>>> = vec![
+            vec![row("v1", Some(&d32), 1234, "targets")],
+            vec![
+                row("a", None, 0, "targets"),
+                row("b", Some(&d32[..3]), 9, "x"),
+            ],
+            vec![
+                row("ünïcödé-名前", Some(&d32), u64::MAX, "targets/releases"),
+                row(
+                    "a-much-longer-target-name-than-the-header",
+                    Some(&d32),
+                    10,
+                    "targets",
+                ),
+                row("", Some(&d32), 100_000, "targets/a/b"),
+            ],
+            // A tab or a line break in a name splits cells and lines, as in Go.
+            vec![
+                row("tab\there", Some(&d32), 1, "targets"),
+                row("x", None, 2, "targets"),
+            ],
+            vec![row("line\nbreak", Some(&d32), 1, "targets")],
+        ];
+        for rows in &cases {
+            let fast = list_table(rows);
+            assert_eq!(fast, list_table_general(rows));
+            // The buffer was sized exactly.
+            assert!(fast.capacity() >= fast.len());
+        }
+        assert_eq!(
+            list_table(&[row("v1", Some(&[0x0f, 0xa0]), 7, "targets")]),
+            "NAME    DIGEST    SIZE (BYTES)    ROLE\n\
+             ----    ------    ------------    ----\n\
+             v1      0fa0      7               targets\n"
+        );
+    }
 }

@@ -230,11 +230,17 @@ impl Client {
         };
         let known = cached_versions(&cached);
 
+        // root.json and timestamp.json are fetched at once, on two connections: the
+        // timestamp is still verified only against the updated root, in TUF's order, so
+        // fetching it early changes nothing but the round trip it saves.
         let root_url = self.transport.url(gun, "root.json");
-        let root_bytes = match self
-            .fetch(gun, &RoleName::root(), &root_url, self.limits.root)
-            .await
-        {
+        let ts_url = self.transport.url(gun, "timestamp.json");
+        let (root_role, ts_role) = (RoleName::root(), RoleName::timestamp());
+        let (root_fetched, ts_fetched) = tokio::join!(
+            self.fetch(gun, &root_role, &root_url, self.limits.root),
+            self.fetch(gun, &ts_role, &ts_url, self.limits.timestamp),
+        );
+        let root_bytes = match root_fetched {
             Err(ClientError::Status { status: 404, .. }) => {
                 return Err(ClientError::RepositoryNotFound {
                     gun: gun.to_owned(),
@@ -280,21 +286,18 @@ impl Client {
         let first_use_key_ids = trusted.first_use_key_ids().map(<[KeyId]>::to_vec);
         let trusted = trusted.with_known_versions(known);
 
-        let ts_url = self.transport.url(gun, "timestamp.json");
-        let ts_bytes = self
-            .fetch(gun, &RoleName::timestamp(), &ts_url, self.limits.timestamp)
-            .await?;
+        let ts_bytes = ts_fetched?;
         let ts = trusted
             .update_timestamp(&ts_bytes, now, v)
             .map_err(|e| ClientError::rejected(gun, Some(&ts_url), e))?;
 
         let snapshot = RoleName::snapshot();
-        let (snap_bytes, snap_url) = self
-            .fetch_listed(gun, &snapshot, ts.snapshot_meta(), &cached)
+        let (snap, _, snap_url) = self
+            .verified_listed(gun, &snapshot, ts.snapshot_meta(), &cached, |bytes, _| {
+                ts.update_snapshot(bytes, now, v)
+            })
             .await?;
-        let snap = ts
-            .update_snapshot(&snap_bytes, now, v)
-            .map_err(|e| ClientError::rejected(gun, snap_url.as_deref(), e))?;
+        let snap = snap.map_err(|e| ClientError::rejected(gun, snap_url.as_deref(), e))?;
 
         let targets = RoleName::targets();
         let meta = snap.meta(&targets).ok_or_else(|| {
@@ -307,27 +310,38 @@ impl Client {
                 },
             )
         })?;
-        let (targets_bytes, targets_url) = self.fetch_listed(gun, &targets, meta, &cached).await?;
-        // The rollback floor of targets: the cached file's version, read only when that
-        // file is being replaced (reused as it is, it cannot be older than itself).
-        let snap = match cached.get(&targets) {
-            Some(old) if targets_url.is_some() => match version_of(old) {
-                Some(version) => snap.with_known_version(targets.clone(), version),
-                None => snap,
-            },
-            _ => snap,
-        };
-        let mut chain = snap
-            .update_targets(&targets_bytes, now, v)
-            .map_err(|e| ClientError::rejected(gun, targets_url.as_deref(), e))?;
+        let (chain, _, targets_url) = self
+            .verified_listed(gun, &targets, meta, &cached, |bytes, fetched| {
+                // The rollback floor of targets: the cached file's version, read only when
+                // that file is being replaced (reused as it is, it cannot be older than
+                // itself).
+                match cached
+                    .get(&targets)
+                    .filter(|_| fetched)
+                    .and_then(|old| version_of(old))
+                {
+                    Some(version) => snap
+                        .clone()
+                        .with_known_version(targets.clone(), version)
+                        .update_targets(bytes, now, v),
+                    None => snap.update_targets(bytes, now, v),
+                }
+            })
+            .await?;
+        let mut chain = chain.map_err(|e| ClientError::rejected(gun, targets_url.as_deref(), e))?;
 
         let mut skipped = Vec::new();
         let mut invalid = BTreeMap::new();
         let mut skip = BTreeSet::new();
         while let Some(role) = chain.pending_delegations(&skip).into_iter().next() {
             let Some(meta) = chain.meta(&role) else { break };
-            let (bytes, url) = self.fetch_listed(gun, &role, meta, &cached).await?;
-            match chain.add_delegation(&role, &bytes, now, v) {
+            let meta = meta.clone();
+            let (added, bytes, url) = self
+                .verified_listed(gun, &role, &meta, &cached, |bytes, _| {
+                    chain.add_delegation(&role, bytes, now, v)
+                })
+                .await?;
+            match added {
                 Ok(()) => {}
                 Err(e @ (VerifyError::Expired { .. } | VerifyError::ThresholdNotMet { .. })) => {
                     tracing::warn!(%gun, %role, error = %e, "skipping invalid delegation");
@@ -406,40 +420,37 @@ impl Client {
         Ok(files)
     }
 
-    /// The bytes of a role its referring metadata lists: from the cache if they match,
-    /// else fetched by checksum with exactly the listed length allowed. Returns the URL
-    /// when fetched.
-    async fn fetch_listed<'c>(
+    /// Verifies the file of `role` that `meta` lists, with `verify` (given the bytes and
+    /// whether they were just downloaded): the cached copy when it has the listed length
+    /// and `verify` finds its hashes right, else the file fetched by checksum with exactly
+    /// the listed length allowed. The cached copy is hashed once, by `verify` itself: a
+    /// copy whose hashes are not the listed ones (the role changed) is the one outcome that
+    /// falls through to the download; any other verdict on it is final, since the listed
+    /// hashes pin the bytes a download would bring. Returns the verdict, the bytes, and the
+    /// URL when fetched.
+    async fn verified_listed<'c, T>(
         &self,
         gun: &str,
         role: &RoleName,
         meta: &signet_core::metadata::FileMeta,
         cached: &'c BTreeMap<RoleName, Vec<u8>>,
-    ) -> Result<(Cow<'c, [u8]>, Option<String>), ClientError> {
+        mut verify: impl FnMut(&[u8], bool) -> Result<T, VerifyError>,
+    ) -> Result<(Result<T, VerifyError>, Cow<'c, [u8]>, Option<String>), ClientError> {
         let expected = self
             .limits
             .expected(role, meta)
             .map_err(|e| ClientError::rejected(gun, None, e))?;
-        // Whether the cached file is the one listed: by length and sha256 when listed
-        // (the verification that follows checks every listed hash again).
-        let listed = |bytes: &[u8]| match meta.sha256() {
-            Some(h) => {
-                usize::try_from(meta.length).ok() == Some(bytes.len())
-                    && signet_core::encoding::sha256(bytes).as_slice() == h
-            }
-            None => meta.check(bytes).is_ok(),
+        let listed_length = |bytes: &[u8]| usize::try_from(meta.length).ok() == Some(bytes.len());
+        let copy = match cached.get(role) {
+            Some(bytes) => Some(Cow::Borrowed(bytes.as_slice())),
+            // A delegation the cached snapshot did not list may still be cached.
+            None => self.cache.load(gun, role)?.map(Cow::Owned),
         };
-        if let Some(bytes) = cached.get(role)
-            && listed(bytes)
-        {
-            return Ok((Cow::Borrowed(bytes), None));
-        }
-        // A delegation the cached snapshot did not list may still be cached.
-        if !cached.contains_key(role)
-            && let Some(bytes) = self.cache.load(gun, role)?
-            && listed(&bytes)
-        {
-            return Ok((Cow::Owned(bytes), None));
+        if let Some(bytes) = copy.filter(|b| listed_length(b)) {
+            match verify(&bytes, false) {
+                Err(VerifyError::HashMismatch { role: r, .. }) if r == *role => {}
+                verdict => return Ok((verdict, bytes, None)),
+            }
         }
         let file = match meta.sha256() {
             Some(h) => format!("{role}.{}.json", hex_encode(h)),
@@ -447,7 +458,8 @@ impl Client {
         };
         let url = self.transport.url(gun, &file);
         let bytes = self.fetch(gun, role, &url, expected).await?;
-        Ok((Cow::Owned(bytes), Some(url)))
+        let verdict = verify(&bytes, true);
+        Ok((verdict, Cow::Owned(bytes), Some(url)))
     }
 
     async fn fetch(

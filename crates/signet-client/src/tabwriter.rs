@@ -9,8 +9,10 @@
 //! to the block's widest cell plus the padding (at least the minimum width). Blocks nest: the
 //! next column is laid out block by block within the rows of the enclosing block.
 
-const MIN_WIDTH: usize = 4;
-const PADDING: usize = 4;
+/// notary's minimum cell width.
+pub(crate) const MIN_WIDTH: usize = 4;
+/// notary's padding after a cell's text.
+pub(crate) const PADDING: usize = 4;
 
 /// Lays out `text` (lines separated by `\n`, cells by `\t`) as Go's tabwriter does with
 /// notary's settings.

@@ -10,6 +10,8 @@
 //! token (`?service=…&scope=repository:<gun>:<actions>`), with HTTP basic credentials if it
 //! has any (notary's `NOTARY_AUTH`, base64 of `user:password`), and repeats the request with
 //! `Authorization: Bearer <token>`; tokens are kept per scope for the transport's lifetime.
+//! Requests challenged at the same time share one exchange per scope: the ones that
+//! wait use the token it got, or give up with their `401` if it got none.
 //! A `Basic` challenge is answered with the credentials directly. The realm must be
 //! `https://` (or loopback `http://`), so credentials never travel in clear text.
 //!
@@ -159,8 +161,16 @@ pub struct Transport {
     base: String,
     http: reqwest::Client,
     credentials: Option<Credentials>,
-    /// Bearer tokens by scope.
-    tokens: Arc<Mutex<HashMap<String, String>>>,
+    /// Bearer tokens by scope, and how many exchanges each scope has had.
+    tokens: Arc<Mutex<Tokens>>,
+    /// Held while a token is exchanged, so concurrent requests share one exchange.
+    exchange: Arc<tokio::sync::Mutex<()>>,
+}
+
+#[derive(Debug, Default)]
+struct Tokens {
+    by_scope: HashMap<String, String>,
+    exchanges: HashMap<String, u64>,
 }
 
 /// A response body read up to a limit.
@@ -249,6 +259,7 @@ impl Transport {
             http,
             credentials: config.credentials.clone(),
             tokens: Arc::default(),
+            exchange: Arc::default(),
         })
     }
 
@@ -283,7 +294,10 @@ impl Transport {
         if resp.content_length().is_some_and(|n| n > limit) {
             return Ok(Fetched::TooLarge);
         }
-        let mut body = Vec::new();
+        // Sized once from the announced length (already checked against the limit), not
+        // grown by doubling: a large targets file is not copied over and over.
+        let announced = resp.content_length().and_then(|n| usize::try_from(n).ok());
+        let mut body = Vec::with_capacity(announced.unwrap_or(0));
         while let Some(chunk) = resp.chunk().await? {
             if u64::try_from(body.len() + chunk.len()).unwrap_or(u64::MAX) > limit {
                 return Ok(Fetched::TooLarge);
@@ -304,7 +318,9 @@ impl Transport {
         make: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, reqwest::Error> {
         let scope = format!("repository:{gun}:{}", access.actions());
-        let cached = self.tokens.lock().ok().and_then(|t| t.get(&scope).cloned());
+        let cached = self.token(&scope);
+        // Exchanges finished after this point answer this request's challenge too.
+        let exchanges_before = self.exchanges(&scope);
         let first = match &cached {
             Some(token) => make().bearer_auth(token),
             None => make(),
@@ -322,15 +338,30 @@ impl Transport {
             return Ok(resp);
         };
         match challenge.scheme.as_str() {
-            "bearer" => match self.fetch_token(&challenge, &scope).await {
-                Some(token) => {
-                    if let Ok(mut t) = self.tokens.lock() {
-                        t.insert(scope, token.clone());
+            "bearer" => {
+                let _one_at_a_time = self.exchange.lock().await;
+                // Another request may have exchanged a token for this scope meanwhile.
+                let fresh = self.token(&scope).filter(|t| Some(t) != cached.as_ref());
+                let token = match fresh {
+                    Some(token) => Some(token),
+                    // It tried and got none: asking again would get none too.
+                    None if self.exchanges(&scope) != exchanges_before => None,
+                    None => {
+                        let token = self.fetch_token(&challenge, &scope).await;
+                        if let Ok(mut t) = self.tokens.lock() {
+                            *t.exchanges.entry(scope.clone()).or_default() += 1;
+                            if let Some(token) = &token {
+                                t.by_scope.insert(scope, token.clone());
+                            }
+                        }
+                        token
                     }
-                    make().bearer_auth(token).send().await
+                };
+                match token {
+                    Some(token) => make().bearer_auth(token).send().await,
+                    None => Ok(resp),
                 }
-                None => Ok(resp),
-            },
+            }
             "basic" => match &self.credentials {
                 Some(c) if !c.is_identity_token() => {
                     make()
@@ -343,6 +374,16 @@ impl Transport {
             },
             _ => Ok(resp),
         }
+    }
+
+    fn token(&self, scope: &str) -> Option<String> {
+        self.tokens.lock().ok()?.by_scope.get(scope).cloned()
+    }
+
+    fn exchanges(&self, scope: &str) -> u64 {
+        self.tokens
+            .lock()
+            .map_or(0, |t| t.exchanges.get(scope).copied().unwrap_or(0))
     }
 
     /// Asks the token service named by a `Bearer` challenge for a token; `None` if it
@@ -576,7 +617,10 @@ impl Transport {
         if status != 200 {
             return Ok(Fetched::Status(status));
         }
-        let mut body = Vec::new();
+        // Sized once from the announced length (already checked against the limit), not
+        // grown by doubling: a large targets file is not copied over and over.
+        let announced = resp.content_length().and_then(|n| usize::try_from(n).ok());
+        let mut body = Vec::with_capacity(announced.unwrap_or(0));
         while let Some(chunk) = resp.chunk().await? {
             if u64::try_from(body.len() + chunk.len()).unwrap_or(u64::MAX) > KEY_LIMIT {
                 return Ok(Fetched::TooLarge);
@@ -601,7 +645,10 @@ impl Transport {
         if status != 200 {
             return Ok(Fetched::Status(status));
         }
-        let mut body = Vec::new();
+        // Sized once from the announced length (already checked against the limit), not
+        // grown by doubling: a large targets file is not copied over and over.
+        let announced = resp.content_length().and_then(|n| usize::try_from(n).ok());
+        let mut body = Vec::with_capacity(announced.unwrap_or(0));
         while let Some(chunk) = resp.chunk().await? {
             if u64::try_from(body.len() + chunk.len()).unwrap_or(u64::MAX) > KEY_LIMIT {
                 return Ok(Fetched::TooLarge);
@@ -619,7 +666,10 @@ impl Transport {
             .send(gun, Access::Admin, || self.http.delete(&url))
             .await?;
         let status = resp.status().as_u16();
-        let mut body = Vec::new();
+        // Sized once from the announced length (already checked against the limit), not
+        // grown by doubling: a large targets file is not copied over and over.
+        let announced = resp.content_length().and_then(|n| usize::try_from(n).ok());
+        let mut body = Vec::with_capacity(announced.unwrap_or(0));
         while let Some(chunk) = resp.chunk().await? {
             body.extend_from_slice(&chunk);
             if body.len() >= 1024 {
@@ -651,7 +701,10 @@ impl Transport {
         };
         let mut resp = self.send(gun, Access::Write, make).await?;
         let status = resp.status().as_u16();
-        let mut body = Vec::new();
+        // Sized once from the announced length (already checked against the limit), not
+        // grown by doubling: a large targets file is not copied over and over.
+        let announced = resp.content_length().and_then(|n| usize::try_from(n).ok());
+        let mut body = Vec::with_capacity(announced.unwrap_or(0));
         while let Some(chunk) = resp.chunk().await? {
             body.extend_from_slice(&chunk);
             if body.len() >= 1024 {

@@ -147,12 +147,166 @@ impl Serialize for Base64Bytes {
 
 impl<'de> Deserialize<'de> for Base64Bytes {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let Some(s) = Option::<String>::deserialize(d)? else {
-            return Ok(Self(Vec::new()));
-        };
-        b64_decode(&s)
-            .map(Self)
-            .ok_or_else(|| serde::de::Error::custom("invalid base64"))
+        // Decoded straight from the parser's text: no intermediate `String` per hash or
+        // signature (a 10,000-target file has 20,000 of them).
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Base64Bytes;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a base64 string or null")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Base64Bytes, E> {
+                b64_decode(s)
+                    .map(Base64Bytes)
+                    .ok_or_else(|| E::custom("invalid base64"))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Base64Bytes, E> {
+                Ok(Base64Bytes(Vec::new()))
+            }
+            fn visit_none<E: serde::de::Error>(self) -> Result<Base64Bytes, E> {
+                Ok(Base64Bytes(Vec::new()))
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Base64Bytes, D::Error> {
+                d.deserialize_str(self)
+            }
+        }
+        d.deserialize_option(Visitor)
+    }
+}
+
+/// The hashes of a file by algorithm name (`sha256`, `sha512`), kept sorted by name.
+///
+/// A file lists one or two, so this is a short sorted list rather than a tree: a tree
+/// allocates a node of eleven slots per file, which for a 10,000-target repository is
+/// most of the memory a parse touches. It reads and writes as a JSON object, in name order;
+/// a name given twice keeps its last value, as a map would.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Hashes(Vec<(String, Base64Bytes)>);
+
+impl Hashes {
+    /// No hashes.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The digest listed for `alg`.
+    pub fn get(&self, alg: &str) -> Option<&Base64Bytes> {
+        self.find(alg).ok().map(|i| &self.0[i].1)
+    }
+
+    /// Whether `alg` is listed.
+    pub fn contains_key(&self, alg: &str) -> bool {
+        self.find(alg).is_ok()
+    }
+
+    /// Lists `digest` for `alg`, returning what was listed before.
+    pub fn insert(&mut self, alg: String, digest: Base64Bytes) -> Option<Base64Bytes> {
+        match self.find(&alg) {
+            Ok(i) => Some(core::mem::replace(&mut self.0[i].1, digest)),
+            Err(i) => {
+                self.0.insert(i, (alg, digest));
+                None
+            }
+        }
+    }
+
+    /// Removes the digest listed for `alg`.
+    pub fn remove(&mut self, alg: &str) -> Option<Base64Bytes> {
+        self.find(alg).ok().map(|i| self.0.remove(i).1)
+    }
+
+    /// Removes every hash.
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// How many are listed.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether none is listed.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The hashes in name order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&String, &Base64Bytes)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    fn find(&self, alg: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.as_str().cmp(alg))
+    }
+}
+
+impl core::ops::Index<&str> for Hashes {
+    type Output = Base64Bytes;
+    /// Panics if `alg` is not listed, as a map's index does.
+    fn index(&self, alg: &str) -> &Base64Bytes {
+        self.get(alg)
+            .unwrap_or_else(|| panic!("no {alg} hash listed"))
+    }
+}
+
+impl FromIterator<(String, Base64Bytes)> for Hashes {
+    fn from_iter<I: IntoIterator<Item = (String, Base64Bytes)>>(iter: I) -> Self {
+        let mut h = Self::new();
+        for (alg, digest) in iter {
+            h.insert(alg, digest);
+        }
+        h
+    }
+}
+
+impl<const N: usize> From<[(String, Base64Bytes); N]> for Hashes {
+    fn from(entries: [(String, Base64Bytes); N]) -> Self {
+        entries.into_iter().collect()
+    }
+}
+
+impl IntoIterator for Hashes {
+    type Item = (String, Base64Bytes);
+    type IntoIter = std::vec::IntoIter<(String, Base64Bytes)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Hashes {
+    type Item = (&'a String, &'a Base64Bytes);
+    type IntoIter = core::iter::Map<
+        core::slice::Iter<'a, (String, Base64Bytes)>,
+        fn(&'a (String, Base64Bytes)) -> (&'a String, &'a Base64Bytes),
+    >;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl Serialize for Hashes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Hashes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Hashes;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of hashes")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Hashes, A::Error> {
+                let mut h = Hashes(Vec::with_capacity(m.size_hint().unwrap_or(2).min(8)));
+                while let Some((alg, digest)) = m.next_entry::<String, Base64Bytes>()? {
+                    h.insert(alg, digest);
+                }
+                Ok(h)
+            }
+        }
+        d.deserialize_map(Visitor)
     }
 }
 
@@ -306,6 +460,46 @@ where
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
+/// Reads a map that may be `null` (as [`null_as_default`]) by collecting its entries and
+/// building the tree once. Metadata lists its keys in order (canonical JSON sorts them), and
+/// a tree built from sorted entries is packed full, where inserting them one by one searches
+/// from the root each time and leaves every node half empty. A key given twice keeps its
+/// last value, as inserting would.
+fn null_as_default_map<'de, D, K, V>(d: D) -> Result<BTreeMap<K, V>, D::Error>
+where
+    D: Deserializer<'de>,
+    K: Ord + Deserialize<'de>,
+    V: Deserialize<'de>,
+{
+    struct Entries<K, V>(Vec<(K, V)>);
+    impl<'de, K: Deserialize<'de>, V: Deserialize<'de>> Deserialize<'de> for Entries<K, V> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Visitor<K, V>(core::marker::PhantomData<(K, V)>);
+            impl<'de, K: Deserialize<'de>, V: Deserialize<'de>> serde::de::Visitor<'de> for Visitor<K, V> {
+                type Value = Entries<K, V>;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a map")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut m: A,
+                ) -> Result<Entries<K, V>, A::Error> {
+                    // The size hint comes from the input: trust it only so far.
+                    let mut entries = Vec::with_capacity(m.size_hint().unwrap_or(0).min(4096));
+                    while let Some(entry) = m.next_entry()? {
+                        entries.push(entry);
+                    }
+                    Ok(Entries(entries))
+                }
+            }
+            d.deserialize_map(Visitor(core::marker::PhantomData))
+        }
+    }
+    Ok(Option::<Entries<K, V>>::deserialize(d)?
+        .map(|e| e.0.into_iter().collect())
+        .unwrap_or_default())
+}
+
 /// Length, hashes and optional custom data of a file: a target, or a metadata file in
 /// snapshot/timestamp `meta`.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -315,7 +509,7 @@ pub struct FileMeta {
     pub custom: Option<Value>,
     /// Hashes by algorithm (`sha256`, `sha512`); `null` or absent: none.
     #[serde(default, deserialize_with = "null_as_default")]
-    pub hashes: BTreeMap<String, Base64Bytes>,
+    pub hashes: Hashes,
     /// Length in bytes.
     pub length: i64,
     /// Fields this version does not know.
@@ -326,7 +520,7 @@ pub struct FileMeta {
 impl FileMeta {
     /// The sha256 and sha512 entry for `bytes`, as Notary writes for metadata files.
     pub fn of(bytes: &[u8]) -> Self {
-        let mut hashes = BTreeMap::new();
+        let mut hashes = Hashes::new();
         hashes.insert("sha256".to_owned(), Base64Bytes(sha256(bytes).to_vec()));
         hashes.insert("sha512".to_owned(), Base64Bytes(sha512(bytes).to_vec()));
         Self {
@@ -383,7 +577,7 @@ pub struct Targets {
     /// Expiry.
     pub expires: Expires,
     /// Targets by name (`null` or absent: none).
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "null_as_default_map")]
     pub targets: BTreeMap<String, FileMeta>,
     /// Version.
     pub version: u64,
@@ -457,8 +651,18 @@ pub struct Signed<T> {
     pub signed: T,
     /// The signatures (`null` or absent: none).
     pub signatures: Vec<Signature>,
-    canonical: Vec<u8>,
+    canonical: Canonical,
     bytes: Vec<u8>,
+}
+
+/// Where a parsed document's canonical `signed` bytes are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Canonical {
+    /// In the file itself, as written (notary writes its `signed` part canonically): not
+    /// copied, which for a large targets file saves a copy of most of it.
+    Within(core::ops::Range<usize>),
+    /// Encoded apart from the file.
+    Owned(Vec<u8>),
 }
 
 #[derive(Deserialize)]
@@ -478,17 +682,17 @@ impl<T: Role> Signed<T> {
         };
         let env: Envelope<'_> = serde_json::from_slice(bytes).map_err(|e| malformed(&e))?;
         let text = env.signed.get();
-        let (signed, canonical): (T, Vec<u8>) = if crate::canonical::is_canonical(text) {
+        let (signed, canonical): (T, Canonical) = if crate::canonical::is_canonical(text) {
             // Already canonical (what notary writes): the text is the signed bytes, and
             // with unique keys parsing it directly gives what the generic value would.
             let signed = serde_json::from_str(text).map_err(|e| malformed(&e))?;
-            (signed, text.as_bytes().to_vec())
+            (signed, within(bytes, text.as_bytes()))
         } else {
             let value: Value = serde_json::from_str(text).map_err(|e| malformed(&e))?;
             let canonical = to_canonical_sized(&value, text.len()).map_err(|e| malformed(&e))?;
             (
                 serde_json::from_value(value).map_err(|e| malformed(&e))?,
-                canonical,
+                Canonical::Owned(canonical),
             )
         };
         if signed.type_field() != T::TYPE {
@@ -511,7 +715,10 @@ impl<T: Role> Signed<T> {
 
     /// The bytes the signatures cover.
     pub fn canonical(&self) -> &[u8] {
-        &self.canonical
+        match &self.canonical {
+            Canonical::Within(range) => &self.bytes[range.clone()],
+            Canonical::Owned(bytes) => bytes,
+        }
     }
 
     /// The exact bytes this was parsed from.
@@ -541,10 +748,19 @@ impl<T: Role> Signed<T> {
         signatures.extend_from_slice(more);
         Self {
             signed: self.signed.clone(),
-            bytes: assemble_bytes(&self.canonical, &signatures),
+            bytes: assemble_bytes(self.canonical(), &signatures),
             signatures,
-            canonical: self.canonical.clone(),
+            canonical: Canonical::Owned(self.canonical().to_vec()),
         }
+    }
+}
+
+/// `part`, a slice of `whole`, as its place in `whole`; a copy if it is not one.
+fn within(whole: &[u8], part: &[u8]) -> Canonical {
+    let start = (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize);
+    match whole.get(start..start.wrapping_add(part.len())) {
+        Some(found) if core::ptr::eq(found, part) => Canonical::Within(start..start + part.len()),
+        _ => Canonical::Owned(part.to_vec()),
     }
 }
 
@@ -600,7 +816,7 @@ impl<T: Role> Unsigned<T> {
             signed: self.signed,
             signatures: signatures.to_vec(),
             bytes: assemble_bytes(&self.canonical, signatures),
-            canonical: self.canonical,
+            canonical: Canonical::Owned(self.canonical),
         }
     }
 }
@@ -1011,5 +1227,80 @@ mod tests {
             .hashes
             .insert("md5".to_owned(), Base64Bytes(vec![0]));
         assert!(only_unknown.check(b"abc").is_err());
+    }
+
+    #[test]
+    fn hashes_read_and_write_as_a_sorted_map_last_duplicate_wins() {
+        let h: Hashes =
+            serde_json::from_str(r#"{"sha512":"AQ==","sha256":"Ag==","sha512":"Aw=="}"#).unwrap();
+        assert_eq!(h.len(), 2);
+        assert_eq!(h.get("sha512"), Some(&Base64Bytes(vec![3])));
+        assert_eq!(h["sha256"].0, vec![2]);
+        assert!(h.get("md5").is_none());
+        assert_eq!(
+            to_canonical(&serde_json::to_value(&h).unwrap()).unwrap(),
+            br#"{"sha256":"Ag==","sha512":"Aw=="}"#
+        );
+        let mut built = Hashes::new();
+        assert!(
+            built
+                .insert("sha512".to_owned(), Base64Bytes(vec![3]))
+                .is_none()
+        );
+        assert!(
+            built
+                .insert("sha256".to_owned(), Base64Bytes(vec![9]))
+                .is_none()
+        );
+        assert_eq!(
+            built.insert("sha256".to_owned(), Base64Bytes(vec![2])),
+            Some(Base64Bytes(vec![9]))
+        );
+        assert_eq!(built, h);
+        assert_eq!(built.remove("sha512"), Some(Base64Bytes(vec![3])));
+        assert!(!built.contains_key("sha512"));
+        assert!(serde_json::from_str::<Hashes>(r#"{"sha256":"not base64!"}"#).is_err());
+        assert!(serde_json::from_str::<Hashes>(r#"["sha256"]"#).is_err());
+    }
+
+    #[test]
+    fn targets_map_keeps_order_and_the_last_of_a_repeated_name() {
+        let t: Targets = serde_json::from_str(
+            r#"{"_type":"Targets","expires":"2030-01-01T00:00:00Z","version":1,"targets":{
+                "b":{"length":2,"hashes":{"sha256":"AA=="}},
+                "a":{"length":1,"hashes":{"sha256":"AA=="}},
+                "b":{"length":3,"hashes":{"sha256":"AA=="}}}}"#,
+        )
+        .unwrap();
+        let got: Vec<(&str, i64)> = t
+            .targets
+            .iter()
+            .map(|(k, m)| (k.as_str(), m.length))
+            .collect();
+        assert_eq!(got, [("a", 1), ("b", 3)]);
+        let null: Targets = serde_json::from_str(
+            r#"{"_type":"Targets","expires":"2030-01-01T00:00:00Z","version":1,"targets":null}"#,
+        )
+        .unwrap();
+        assert!(null.targets.is_empty());
+    }
+
+    #[test]
+    fn canonical_bytes_of_a_canonical_file_are_the_signed_text_itself() {
+        let file = br#"{"signed":{"_type":"Timestamp","expires":"2030-01-01T00:00:00Z","meta":{},"version":1},"signatures":[]}"#;
+        let d = Signed::<Timestamp>::from_bytes(file).unwrap();
+        let text =
+            &br#"{"_type":"Timestamp","expires":"2030-01-01T00:00:00Z","meta":{},"version":1}"#[..];
+        assert_eq!(d.canonical(), text);
+        assert!(matches!(d.canonical, Canonical::Within(_)));
+        // Not canonical as written (spaces): encoded apart, to the same canonical text.
+        let spaced = br#"{"signed": {"version":1, "meta":{}, "expires":"2030-01-01T00:00:00Z", "_type":"Timestamp"}, "signatures":[]}"#;
+        let d = Signed::<Timestamp>::from_bytes(spaced).unwrap();
+        assert_eq!(d.canonical(), text);
+        assert!(matches!(d.canonical, Canonical::Owned(_)));
+        // Adding signatures re-lays the file out; the canonical bytes stay the same.
+        let signed = d.with_signatures(&[]);
+        assert_eq!(signed.canonical(), text);
+        assert_eq!(within(b"abc", b"abc"), Canonical::Within(0..3));
     }
 }
