@@ -18,7 +18,8 @@
 # end and saved there as summary.md.
 #
 # Knobs (env): SIGN_SECONDS (10, per timed run), CONCURRENCY ("1,32"), ROUNDS (3), ALGORITHM
-#   (ecdsa), N_GUNS (1000), PUB_ROUNDS (2, order alternating), PUB_CONCURRENCY (16), PUB_MAX_SECONDS (120), SKIP_BUILD (0),
+#   (ecdsa), SIGNET_SIGNER_THREADS (the signet signers' runtime worker threads; default: one
+#   per core), N_GUNS (1000), PUB_ROUNDS (2, order alternating), PUB_CONCURRENCY (16), PUB_MAX_SECONDS (120), SKIP_BUILD (0),
 #   BENCH_PEERS_ROOT (/tmp/signet-bench-signer-peers, certificates), GO_SIGNER_PORT (17911),
 #   SIGNET_SIGNER_PORT (17912).
 # Everything started here is stopped on exit.
@@ -102,6 +103,7 @@ SIGNLOAD="$OUT/bin/signet-bench-signer"
   echo "SIGN_SECONDS=$SIGN_SECONDS CONCURRENCY=$CONCURRENCY ROUNDS=$ROUNDS ALGORITHM=$ALGORITHM"
   echo "N_GUNS=$N_GUNS PUB_CONCURRENCY=$PUB_CONCURRENCY"
   echo "loadavg at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "signet signer worker threads: ${SIGNET_SIGNER_THREADS:-default (one per core)}"
 } >"$OUT/env.txt"
 read -r LOAD1 _ </proc/loadavg
 awk -v l="$LOAD1" 'BEGIN{exit !(l > 0.5)}' \
@@ -181,12 +183,14 @@ SIGNET_SQLITE_SIGNER_PORT=${SIGNET_SQLITE_SIGNER_PORT:-17914}
 signer_json "$SIGNET_SQLITE_SIGNER_PORT" \
   "{ \"backend\": \"sqlite3\", \"db_url\": \"$OUT/signet-signer.sqlite\", \"default_alias\": \"bench\" }" \
   >"$OUT/signet-signer-sqlite.json"
-"$SIGNET" signer -c "$OUT/signet-signer.json" >"$OUT/signet-signer.stdout" 2>"$OUT/signet-signer.log" </dev/null &
+env ${SIGNET_SIGNER_THREADS:+TOKIO_WORKER_THREADS=$SIGNET_SIGNER_THREADS} \
+  "$SIGNET" signer -c "$OUT/signet-signer.json" >"$OUT/signet-signer.stdout" 2>"$OUT/signet-signer.log" </dev/null &
 SIGNET_PID=$!
 PIDS+=("$SIGNET_PID")
 wait_port "$SIGNET_SIGNER_PORT" "$SIGNET_PID" signet-signer
 
-NOTARY_SIGNER_BENCH=$PASS "$SIGNET" signer -c "$OUT/signet-signer-sqlite.json" \
+env NOTARY_SIGNER_BENCH=$PASS ${SIGNET_SIGNER_THREADS:+TOKIO_WORKER_THREADS=$SIGNET_SIGNER_THREADS} \
+  "$SIGNET" signer -c "$OUT/signet-signer-sqlite.json" \
   >"$OUT/signet-signer-sqlite.stdout" 2>"$OUT/signet-signer-sqlite.log" </dev/null &
 SIGNET_SQLITE_PID=$!
 PIDS+=("$SIGNET_SQLITE_PID")
