@@ -24,8 +24,9 @@ enum KeyCommand {
     /// Generates a new key. With -o, writes PREFIX-key.pem (encrypted) and PREFIX.pem
     /// (public key) instead of storing it.
     Generate {
-        /// ecdsa (default, P-256) or ed25519; with --pkcs11, ecdsa or rsa (2048 bits,
-        /// RSASSA-PSS signatures; not for root keys).
+        /// ecdsa (default, P-256) or ed25519; with --pkcs11 also rsa (2048 bits,
+        /// RSASSA-PSS signatures). Root keys on a token are ecdsa; a targets or snapshot
+        /// key made on the token with -g GUN is the one `init GUN` uses.
         #[arg(default_value = "ecdsa")]
         algorithm: String,
         /// Role to generate the key for.
@@ -235,7 +236,7 @@ fn generate_on_token(
     out: &mut dyn std::io::Write,
 ) -> anyhow::Result<()> {
     let Some(on_token) = pkcs11::algorithm(algorithm) else {
-        anyhow::bail!("keys on a PKCS#11 token are ecdsa (P-256) or rsa, not {algorithm}");
+        anyhow::bail!("keys on a PKCS#11 token are ecdsa (P-256), ed25519 or rsa, not {algorithm}");
     };
     let role = signet_core::RoleName::parse(role)
         .map_err(|e| anyhow::anyhow!("invalid role {role:?}: {e}"))?;

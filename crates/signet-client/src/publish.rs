@@ -83,6 +83,16 @@ pub trait KeySource: Send + Sync {
     }
     /// Creates and stores a new key for `role` of `gun`.
     fn generate(&self, gun: &str, role: &RoleName) -> Result<Arc<dyn RoleSigner>, KeyError>;
+    /// A key made beforehand for exactly `role` of `gun`, for `init` to use instead of
+    /// generating one (a token key from `key generate --pkcs11 --role R -g GUN`). None by
+    /// default: notary's `init` always makes new targets and snapshot keys.
+    fn prepared(
+        &self,
+        _gun: &str,
+        _role: &RoleName,
+    ) -> Result<Option<Arc<dyn RoleSigner>>, KeyError> {
+        Ok(None)
+    }
 }
 
 /// What a publish did.
@@ -272,18 +282,19 @@ impl Publisher {
         };
         let root_key = PublicKey::from_cert_chain(&[cert]);
         let root_key_id = root_key.id().clone();
-        let targets = self
-            .keys
-            .generate(gun, &RoleName::targets())
-            .map_err(|e| key_err(gun, &RoleName::targets(), &e))?;
+        let prepared_or_new = |role: &RoleName| -> Result<Arc<dyn RoleSigner>, ClientError> {
+            match self.keys.prepared(gun, role) {
+                Ok(Some(key)) => Ok(key),
+                Ok(None) => self.keys.generate(gun, role),
+                Err(e) => Err(e),
+            }
+            .map_err(|e| key_err(gun, role, &e))
+        };
+        let targets = prepared_or_new(&RoleName::targets())?;
         let snapshot_key = if server_snapshot {
             self.remote_key(gun, "snapshot", false).await?
         } else {
-            self.keys
-                .generate(gun, &RoleName::snapshot())
-                .map_err(|e| key_err(gun, &RoleName::snapshot(), &e))?
-                .public()
-                .clone()
+            prepared_or_new(&RoleName::snapshot())?.public().clone()
         };
         let timestamp_key = self.remote_key(gun, "timestamp", false).await?;
         let mut keys = BTreeMap::new();

@@ -250,3 +250,83 @@ fn rsa_delegation_key_on_a_softhsm_token_signs_for_the_go_client() {
         );
     }
 }
+
+/// An Ed25519 targets key made on the token before `init` (`key generate ed25519 --role
+/// targets -g GUN --pkcs11`) is the one `init` puts in the root and `publish` signs with
+/// there (`CKM_EDDSA`, notary's `eddsa`); the Go `notary` client verifies it and lists the
+/// target. A root key on the token must still be ECDSA (its certificate is).
+#[test]
+fn ed25519_targets_key_on_a_softhsm_token_signs_for_the_go_client() {
+    let dir = util::artifact_dir("ed25519_targets_key_on_a_softhsm_token_signs_for_the_go_client");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let hsm = SoftHsm::create("signet-ed25519");
+    let signet = util::signet_binary();
+    let trust = dir.join("trust");
+    let gun = format!("example.com/token-ed25519-{}/app", util::random_hex(4));
+
+    let (code, out) = run(
+        &signet,
+        &trust,
+        &hsm,
+        &["key", "generate", "ed25519", "--role", "root", "--pkcs11"],
+    );
+    assert_ne!(
+        code, 0,
+        "an Ed25519 root key on the token must be refused:\n{out}"
+    );
+    let (code, out) = run(
+        &signet,
+        &trust,
+        &hsm,
+        &[
+            "key", "generate", "ed25519", "--role", "targets", "-g", &gun, "--pkcs11",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Generated new ed25519 targets key"), "{out}");
+    let key_id = generated_id(&out);
+
+    let (code, out) = run(&signet, &trust, &hsm, &["init", &gun]);
+    assert_eq!(code, 0, "{out}");
+    let file = dir.join("v1.txt");
+    std::fs::write(&file, b"signed with eddsa on the token\n").expect("write");
+    let (code, out) = run(
+        &signet,
+        &trust,
+        &hsm,
+        &["add", &gun, "v1", file.to_str().expect("utf-8")],
+    );
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = run(&signet, &trust, &hsm, &["publish", &gun]);
+    assert_eq!(code, 0, "{out}");
+
+    let go = dir.join("go");
+    let (code, listed) = run(Path::new("notary"), &go, &hsm, &["list", &gun]);
+    assert_eq!(code, 0, "Go notary cannot list it:\n{listed}");
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("v1 ") && l.trim_end().ends_with("targets")),
+        "{listed}"
+    );
+
+    // targets.json on the server is signed by the token's Ed25519 key, which the root names.
+    let url = format!("{}/v2/{gun}/_trust/tuf/targets.json", util::go_notary_url());
+    let (status, body) = util::https_get(&url, &util::peer_certs().ca).expect("targets");
+    assert_eq!(status, 200, "{body}");
+    let doc: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let sigs = doc["signatures"].as_array().expect("signatures");
+    assert_eq!(sigs.len(), 1, "{body}");
+    assert_eq!(sigs[0]["keyid"], key_id.as_str());
+    assert_eq!(sigs[0]["method"], "eddsa");
+    let root_url = format!("{}/v2/{gun}/_trust/tuf/root.json", util::go_notary_url());
+    let (status, root) = util::https_get(&root_url, &util::peer_certs().ca).expect("root");
+    assert_eq!(status, 200, "{root}");
+    let root: serde_json::Value = serde_json::from_str(&root).expect("json");
+    assert_eq!(
+        root["signed"]["roles"]["targets"]["keyids"][0],
+        key_id.as_str()
+    );
+    assert_eq!(root["signed"]["keys"][&key_id]["keytype"], "ed25519");
+}

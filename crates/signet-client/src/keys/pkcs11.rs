@@ -8,8 +8,10 @@
 //! ID; its `CKA_ID` says what it is for, `signet-client\0<role>\0<gun>` (no GUN for root
 //! and delegation keys, as notary stores them), which is how `init` finds an existing root
 //! key there. Keys the publishing code makes are ECDSA P-256, signatures raw `r‖s`, as
-//! notary makes them; `signet key generate rsa --pkcs11` makes an RSA 2048 key (for a
-//! targets or delegation role; signatures RSASSA-PSS, notary's `rsapss`). They never leave
+//! notary makes them; `signet key generate ed25519|rsa --pkcs11` makes an Ed25519 key
+//! (signatures notary's `eddsa`) or an RSA 2048 key (RSASSA-PSS, notary's `rsapss`) for any
+//! role but root, whose certificate is ECDSA. A targets or snapshot key made that way for a
+//! GUN (`--role targets -g GUN`) is the one `init` of that GUN uses. They never leave
 //! the token, so notary (which does not speak PKCS#11 beyond its YubiKey support) cannot
 //! use them, but it verifies what they sign.
 
@@ -112,11 +114,13 @@ pub fn location(token: &Token) -> String {
     format!("pkcs11:token={}", token.label())
 }
 
-/// The key types `signet key generate --pkcs11` makes: `ecdsa` (P-256) and `rsa` (2048
-/// bits, RSASSA-PSS signatures), as notary spells them (any case).
+/// The key types `signet key generate --pkcs11` makes: `ecdsa` (P-256), `ed25519`
+/// (notary's `eddsa` signatures) and `rsa` (2048 bits, RSASSA-PSS signatures), as notary
+/// spells them (any case).
 pub fn algorithm(name: &str) -> Option<TokenAlgorithm> {
     match name.to_ascii_lowercase().as_str() {
         "ecdsa" => Some(TokenAlgorithm::EcdsaP256),
+        "ed25519" => Some(TokenAlgorithm::Ed25519),
         "rsa" => Some(TokenAlgorithm::Rsa),
         _ => None,
     }
@@ -192,18 +196,24 @@ impl TokenKeySource {
     }
 
     fn signer(&self, key: TokenKey) -> Result<Arc<dyn RoleSigner>, SourceError> {
-        if key.algorithm == TokenAlgorithm::Ed25519 {
-            return Err(SourceError {
-                reason: format!(
-                    "token key {} is Ed25519; metadata is signed with ECDSA P-256 or RSA keys",
-                    key.key_id()
-                ),
-            });
-        }
         Ok(Arc::new(TokenSigner {
             token: self.token.clone(),
             key,
         }))
+    }
+
+    /// The token's key made for `role` of `gun` (by its `CKA_ID`); the same choice every
+    /// time when there are several.
+    fn made_for(
+        &self,
+        gun: &str,
+        role: &RoleName,
+    ) -> Result<Option<Arc<dyn RoleSigner>>, SourceError> {
+        let wanted = usage(gun, role);
+        let mut keys = self.token.keys().map_err(token_err)?;
+        keys.retain(|k| k.usage == wanted);
+        keys.sort_by(|a, b| a.key_id().cmp(b.key_id()));
+        keys.into_iter().next().map(|k| self.signer(k)).transpose()
     }
 
     fn on_token(&self, id: &KeyId) -> Result<Option<Arc<dyn RoleSigner>>, SourceError> {
@@ -229,13 +239,8 @@ impl KeySource for TokenKeySource {
         allowed: &[KeyId],
     ) -> Result<Option<Arc<dyn RoleSigner>>, SourceError> {
         if allowed.is_empty() {
-            let wanted = usage(gun, role);
-            let mut keys = self.token.keys().map_err(token_err)?;
-            keys.retain(|k| k.usage == wanted);
-            // The same choice every time when several keys serve the role.
-            keys.sort_by(|a, b| a.key_id().cmp(b.key_id()));
-            if let Some(k) = keys.into_iter().next() {
-                return self.signer(k).map(Some);
+            if let Some(k) = self.made_for(gun, role)? {
+                return Ok(Some(k));
             }
             return self.files.find(gun, role, allowed);
         }
@@ -265,6 +270,14 @@ impl KeySource for TokenKeySource {
             }
         }
         Ok(out)
+    }
+
+    fn prepared(
+        &self,
+        gun: &str,
+        role: &RoleName,
+    ) -> Result<Option<Arc<dyn RoleSigner>>, SourceError> {
+        self.made_for(gun, role)
     }
 
     fn generate(&self, gun: &str, role: &RoleName) -> Result<Arc<dyn RoleSigner>, SourceError> {
