@@ -69,7 +69,8 @@ enum KeyCommand {
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
     },
-    /// Removes the key with the given ID, after confirmation.
+    /// Removes the key with the given ID, after confirmation (from the trust directory, or
+    /// from the PKCS#11 token SIGNET_PKCS11_* name).
     Remove {
         /// The key ID.
         key_id: String,
@@ -207,7 +208,18 @@ pub(crate) fn run(
             // As notary, the answer is read from standard input (so `echo yes |` works); at
             // the end of input the removal is aborted.
             let stdin = std::io::stdin();
-            commands::remove(&store, &key_id, yes, &mut stdin.lock(), &mut out)?;
+            let token = match token_settings()? {
+                Some(settings) => Some(settings.open()?),
+                None => None,
+            };
+            commands::remove_from(
+                &store,
+                token.as_deref(),
+                &key_id,
+                yes,
+                &mut stdin.lock(),
+                &mut out,
+            )?;
         }
         KeyCommand::Rotate { .. } => {
             anyhow::bail!("key rotate is run by the notary commands");

@@ -249,6 +249,31 @@ fn rsa_delegation_key_on_a_softhsm_token_signs_for_the_go_client() {
             "no {role} key on the token listed:\n{out}"
         );
     }
+
+    // key remove destroys a token key (after confirmation), as it deletes a key file.
+    let (code, out) = run(&signet, &trust, &hsm, &["key", "remove", &rsa_id]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("Aborting action."),
+        "no answer must abort:\n{out}"
+    );
+    let (code, out) = run(&signet, &trust, &hsm, &["key", "remove", &rsa_id, "-y"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!(
+            "Deleted {rsa_id} (role targets/releases) from {location}."
+        )),
+        "{out}"
+    );
+    let (code, out) = run(&signet, &trust, &hsm, &["key", "list"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        !out.contains(&rsa_id),
+        "the removed key is still listed:\n{out}"
+    );
+    let (code, out) = run(&signet, &trust, &hsm, &["key", "remove", &rsa_id, "-y"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("No key with ID"), "{out}");
 }
 
 /// An Ed25519 targets key made on the token before `init` (`key generate ed25519 --role

@@ -218,15 +218,54 @@ pub fn remove(
             key_id: key_id.to_owned(),
         });
     }
-    let entry = store
-        .find(key_id)?
-        .ok_or_else(|| KeyError::Invalid(format!("No key with ID {key_id} found")))?;
-    let description = format!(
-        "{} (role {}) from {}",
-        entry.id,
-        entry.role,
-        store.location().display()
-    );
+    remove_from(store, None, key_id, yes, input, out)
+}
+
+/// [`remove`], looking on `token` too: a key that is not in the trust directory but is one
+/// of the client's keys on the token (`signet key list` shows it there) is destroyed on
+/// the token, after the same confirmation.
+///
+/// # Errors
+///
+/// As [`remove`], and [`KeyError::Invalid`] when the token fails.
+pub fn remove_from(
+    store: &KeyStore,
+    token: Option<&signet_pkcs11::Token>,
+    key_id: &str,
+    yes: bool,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+) -> Result<bool, KeyError> {
+    if key_id.len() != 64 {
+        return Err(KeyError::InvalidKeyId {
+            key_id: key_id.to_owned(),
+        });
+    }
+    let not_found = || KeyError::Invalid(format!("No key with ID {key_id} found"));
+    let token_err = |e: signet_pkcs11::TokenError| KeyError::Invalid(e.to_string());
+    let (description, on_token) = match (store.find(key_id)?, token) {
+        (Some(entry), _) => (
+            format!(
+                "{} (role {}) from {}",
+                entry.id,
+                entry.role,
+                store.location().display()
+            ),
+            None,
+        ),
+        (None, Some(token)) => {
+            let listed = super::pkcs11::list(token).map_err(token_err)?;
+            let key = listed
+                .into_iter()
+                .find(|k| k.id == key_id)
+                .ok_or_else(not_found)?;
+            (
+                format!("{} (role {}) from {}", key.id, key.role, key.location),
+                Some(token),
+            )
+        }
+        (None, None) => return Err(not_found()),
+    };
     writeln!(out).map_err(out_err)?;
     if !yes {
         write!(
@@ -243,7 +282,16 @@ pub fn remove(
             return Ok(false);
         }
     }
-    store.remove(key_id)?;
+    match on_token {
+        Some(token) => {
+            if !token.delete(key_id).map_err(token_err)? {
+                return Err(not_found());
+            }
+        }
+        None => {
+            store.remove(key_id)?;
+        }
+    }
     writeln!(out, "\nDeleted {description}.\n").map_err(out_err)?;
     Ok(true)
 }
