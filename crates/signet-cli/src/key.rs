@@ -208,10 +208,7 @@ pub(crate) fn run(
             // As notary, the answer is read from standard input (so `echo yes |` works); at
             // the end of input the removal is aborted.
             let stdin = std::io::stdin();
-            let token = match token_settings()? {
-                Some(settings) => Some(settings.open()?),
-                None => None,
-            };
+            let token = token_settings()?.map(|s| s.open()).transpose()?;
             commands::remove_from(
                 &store,
                 token.as_deref(),

@@ -331,9 +331,9 @@ fn list_table(rows: &[ListRow<'_>]) -> String {
     };
     let dashes = LIST_COLUMNS.map(|c| "-".repeat(c.len()));
     for line in [LIST_COLUMNS.map(str::to_owned), dashes] {
-        for (j, (text, width)) in line.iter().zip([name_w, digest_w, size_w]).enumerate() {
+        for (text, width) in line.iter().zip([name_w, digest_w, size_w]) {
             out.push_str(text);
-            pad(&mut out, line[j].len(), width);
+            pad(&mut out, text.len(), width);
         }
         out.push_str(&line[3]);
         out.push('\n');
@@ -511,10 +511,7 @@ mod tests {
             vec![row("line\nbreak", Some(&d32), 1, "targets")],
         ];
         for rows in &cases {
-            let fast = list_table(rows);
-            assert_eq!(fast, list_table_general(rows));
-            // The buffer was sized exactly.
-            assert!(fast.capacity() >= fast.len());
+            assert_eq!(list_table(rows), list_table_general(rows));
         }
         assert_eq!(
             list_table(&[row("v1", Some(&[0x0f, 0xa0]), 7, "targets")]),

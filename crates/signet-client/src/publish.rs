@@ -283,12 +283,10 @@ impl Publisher {
         let root_key = PublicKey::from_cert_chain(&[cert]);
         let root_key_id = root_key.id().clone();
         let prepared_or_new = |role: &RoleName| -> Result<Arc<dyn RoleSigner>, ClientError> {
-            match self.keys.prepared(gun, role) {
-                Ok(Some(key)) => Ok(key),
-                Ok(None) => self.keys.generate(gun, role),
-                Err(e) => Err(e),
-            }
-            .map_err(|e| key_err(gun, role, &e))
+            self.keys
+                .prepared(gun, role)
+                .and_then(|key| key.map_or_else(|| self.keys.generate(gun, role), Ok))
+                .map_err(|e| key_err(gun, role, &e))
         };
         let targets = prepared_or_new(&RoleName::targets())?;
         let snapshot_key = if server_snapshot {

@@ -286,27 +286,50 @@ impl Transport {
         url: &str,
         limit: u64,
     ) -> Result<Fetched, reqwest::Error> {
-        let mut resp = self.send(gun, Access::Read, || self.http.get(url)).await?;
+        let resp = self.send(gun, Access::Read, || self.http.get(url)).await?;
         let status = resp.status().as_u16();
         if status != 200 {
             return Ok(Fetched::Status(status));
         }
-        if resp.content_length().is_some_and(|n| n > limit) {
-            return Ok(Fetched::TooLarge);
-        }
-        // Sized once from the announced length (already checked against the limit), not
-        // grown by doubling: a large targets file is not copied over and over.
-        let announced = resp.content_length().and_then(|n| usize::try_from(n).ok());
-        let mut body = Vec::with_capacity(announced.unwrap_or(0));
-        while let Some(chunk) = resp.chunk().await? {
-            if u64::try_from(body.len() + chunk.len()).unwrap_or(u64::MAX) > limit {
-                return Ok(Fetched::TooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(Fetched::Body(body))
+        read_limited(resp, limit).await
     }
 }
+
+/// Reads a 200 answer's body, at most `limit` bytes: a `Content-Length` over the limit or
+/// a body that keeps going past it stops the read at once. The buffer is sized once from
+/// the announced length, after that length is checked, rather than grown by doubling (a
+/// large targets file is not copied over and over).
+async fn read_limited(mut resp: reqwest::Response, limit: u64) -> Result<Fetched, reqwest::Error> {
+    let announced = resp.content_length();
+    if announced.is_some_and(|n| n > limit) {
+        return Ok(Fetched::TooLarge);
+    }
+    let announced = announced.and_then(|n| usize::try_from(n).ok());
+    let mut body = Vec::with_capacity(announced.unwrap_or(0));
+    while let Some(chunk) = resp.chunk().await? {
+        if u64::try_from(body.len() + chunk.len()).unwrap_or(u64::MAX) > limit {
+            return Ok(Fetched::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Fetched::Body(body))
+}
+
+/// The first [`ANSWER_PREFIX`] bytes of an answer's body (what an error message needs).
+async fn read_prefix(mut resp: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        body.extend_from_slice(&chunk);
+        if body.len() >= ANSWER_PREFIX {
+            body.truncate(ANSWER_PREFIX);
+            break;
+        }
+    }
+    Ok(body)
+}
+
+/// How much of an answer to a write is kept.
+const ANSWER_PREFIX: usize = 1024;
 
 impl Transport {
     /// Sends the request `make` builds; on a `401` with a `Bearer` or `Basic` challenge,
@@ -566,6 +589,40 @@ impl rustls::client::danger::ServerCertVerifier for NoVerify {
 mod tests {
     use super::*;
 
+    /// A server that answers every request with `head` and then closes.
+    async fn answering(head: &'static str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let mut buf = [0u8; 4096];
+                let _ = conn.read(&mut buf).await;
+                let _ = conn.write_all(head.as_bytes()).await;
+            }
+        });
+        base
+    }
+
+    #[tokio::test]
+    async fn an_announced_length_over_the_limit_is_refused_before_any_allocation() {
+        // Far beyond any memory: sizing the buffer from it would abort the process.
+        let base = answering("HTTP/1.1 200 OK\r\nContent-Length: 999999999999999\r\n\r\n{}").await;
+        let t = Transport::new(&TransportConfig::new(base, None)).unwrap();
+        let got = t
+            .get_limited("a/b", &t.url("a/b", "root.json"), 1 << 20)
+            .await;
+        assert!(matches!(got, Ok(Fetched::TooLarge)));
+        assert!(matches!(
+            t.get_key("a/b", "timestamp").await,
+            Ok(Fetched::TooLarge)
+        ));
+        assert!(matches!(
+            t.rotate_key("a/b", "snapshot").await,
+            Ok(Fetched::TooLarge)
+        ));
+    }
+
     #[test]
     fn challenges_parse() {
         let c = parse_challenge(
@@ -610,24 +667,14 @@ impl Transport {
     /// `GET <gun>/_trust/tuf/<role>.key`: the server-managed public key of `role`.
     pub(crate) async fn get_key(&self, gun: &str, role: &str) -> Result<Fetched, reqwest::Error> {
         let url = self.url(gun, &format!("{role}.key"));
-        let mut resp = self
+        let resp = self
             .send(gun, Access::Write, || self.http.get(&url))
             .await?;
         let status = resp.status().as_u16();
         if status != 200 {
             return Ok(Fetched::Status(status));
         }
-        // Sized once from the announced length (already checked against the limit), not
-        // grown by doubling: a large targets file is not copied over and over.
-        let announced = resp.content_length().and_then(|n| usize::try_from(n).ok());
-        let mut body = Vec::with_capacity(announced.unwrap_or(0));
-        while let Some(chunk) = resp.chunk().await? {
-            if u64::try_from(body.len() + chunk.len()).unwrap_or(u64::MAX) > KEY_LIMIT {
-                return Ok(Fetched::TooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(Fetched::Body(body))
+        read_limited(resp, KEY_LIMIT).await
     }
 
     /// `POST <gun>/_trust/tuf/<role>.key`: asks the server to make a new key for `role`
@@ -638,45 +685,25 @@ impl Transport {
         role: &str,
     ) -> Result<Fetched, reqwest::Error> {
         let url = self.url(gun, &format!("{role}.key"));
-        let mut resp = self
+        let resp = self
             .send(gun, Access::Write, || self.http.post(&url))
             .await?;
         let status = resp.status().as_u16();
         if status != 200 {
             return Ok(Fetched::Status(status));
         }
-        // Sized once from the announced length (already checked against the limit), not
-        // grown by doubling: a large targets file is not copied over and over.
-        let announced = resp.content_length().and_then(|n| usize::try_from(n).ok());
-        let mut body = Vec::with_capacity(announced.unwrap_or(0));
-        while let Some(chunk) = resp.chunk().await? {
-            if u64::try_from(body.len() + chunk.len()).unwrap_or(u64::MAX) > KEY_LIMIT {
-                return Ok(Fetched::TooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(Fetched::Body(body))
+        read_limited(resp, KEY_LIMIT).await
     }
 
     /// `DELETE <gun>/_trust/tuf/`: removes the repository's trust data from the server
     /// (needs `*` access).
     pub(crate) async fn delete_gun(&self, gun: &str) -> Result<Answer, reqwest::Error> {
         let url = format!("{}/v2/{gun}/_trust/tuf/", self.base);
-        let mut resp = self
+        let resp = self
             .send(gun, Access::Admin, || self.http.delete(&url))
             .await?;
         let status = resp.status().as_u16();
-        // Sized once from the announced length (already checked against the limit), not
-        // grown by doubling: a large targets file is not copied over and over.
-        let announced = resp.content_length().and_then(|n| usize::try_from(n).ok());
-        let mut body = Vec::with_capacity(announced.unwrap_or(0));
-        while let Some(chunk) = resp.chunk().await? {
-            body.extend_from_slice(&chunk);
-            if body.len() >= 1024 {
-                body.truncate(1024);
-                break;
-            }
-        }
+        let body = read_prefix(resp).await?;
         Ok(Answer { status, body })
     }
 
@@ -699,19 +726,9 @@ impl Transport {
             }
             self.http.post(&url).multipart(form)
         };
-        let mut resp = self.send(gun, Access::Write, make).await?;
+        let resp = self.send(gun, Access::Write, make).await?;
         let status = resp.status().as_u16();
-        // Sized once from the announced length (already checked against the limit), not
-        // grown by doubling: a large targets file is not copied over and over.
-        let announced = resp.content_length().and_then(|n| usize::try_from(n).ok());
-        let mut body = Vec::with_capacity(announced.unwrap_or(0));
-        while let Some(chunk) = resp.chunk().await? {
-            body.extend_from_slice(&chunk);
-            if body.len() >= 1024 {
-                body.truncate(1024);
-                break;
-            }
-        }
+        let body = read_prefix(resp).await?;
         Ok(Answer { status, body })
     }
 }

@@ -194,11 +194,6 @@ impl Hashes {
         self.find(alg).ok().map(|i| &self.0[i].1)
     }
 
-    /// Whether `alg` is listed.
-    pub fn contains_key(&self, alg: &str) -> bool {
-        self.find(alg).is_ok()
-    }
-
     /// Lists `digest` for `alg`, returning what was listed before.
     pub fn insert(&mut self, alg: String, digest: Base64Bytes) -> Option<Base64Bytes> {
         match self.find(&alg) {
@@ -208,11 +203,6 @@ impl Hashes {
                 None
             }
         }
-    }
-
-    /// Removes the digest listed for `alg`.
-    pub fn remove(&mut self, alg: &str) -> Option<Base64Bytes> {
-        self.find(alg).ok().map(|i| self.0.remove(i).1)
     }
 
     /// Removes every hash.
@@ -1257,8 +1247,6 @@ mod tests {
             Some(Base64Bytes(vec![9]))
         );
         assert_eq!(built, h);
-        assert_eq!(built.remove("sha512"), Some(Base64Bytes(vec![3])));
-        assert!(!built.contains_key("sha512"));
         assert!(serde_json::from_str::<Hashes>(r#"{"sha256":"not base64!"}"#).is_err());
         assert!(serde_json::from_str::<Hashes>(r#"["sha256"]"#).is_err());
     }

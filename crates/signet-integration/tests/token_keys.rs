@@ -6,7 +6,7 @@
 //! Needs the peers' Go notary-server on 127.0.0.1:4443, the `notary` CLI, SoftHSM2
 //! (`scripts/peers/install.sh`) and a built `signet`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use signet_test_support::softhsm::{self, SoftHsm, USER_PIN};
@@ -42,15 +42,22 @@ fn run(bin: &Path, trust: &Path, hsm: &SoftHsm, args: &[&str]) -> (i32, String) 
     (out.status.code().unwrap_or(-1), text)
 }
 
-#[test]
-fn root_and_targets_keys_on_a_softhsm_token_publish_for_the_go_client() {
-    let dir =
-        util::artifact_dir("root_and_targets_keys_on_a_softhsm_token_publish_for_the_go_client");
+/// An empty artifact directory for test `name`, a new token labelled `label`, the `signet`
+/// binary, and the trust directory to use.
+fn fresh(name: &str, label: &str) -> (PathBuf, SoftHsm, PathBuf, PathBuf) {
+    let dir = util::artifact_dir(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
-    let hsm = SoftHsm::create("signet-client");
-    let signet = util::signet_binary();
     let trust = dir.join("trust");
+    (dir, SoftHsm::create(label), util::signet_binary(), trust)
+}
+
+#[test]
+fn root_and_targets_keys_on_a_softhsm_token_publish_for_the_go_client() {
+    let (dir, hsm, signet, trust) = fresh(
+        "root_and_targets_keys_on_a_softhsm_token_publish_for_the_go_client",
+        "signet-client",
+    );
     let gun = format!("example.com/token-{}/app", util::random_hex(4));
 
     let (code, out) = run(
@@ -133,12 +140,10 @@ fn generated_id(out: &str) -> String {
 /// with their location.
 #[test]
 fn rsa_delegation_key_on_a_softhsm_token_signs_for_the_go_client() {
-    let dir = util::artifact_dir("rsa_delegation_key_on_a_softhsm_token_signs_for_the_go_client");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
-    let hsm = SoftHsm::create("signet-rsa");
-    let signet = util::signet_binary();
-    let trust = dir.join("trust");
+    let (dir, hsm, signet, trust) = fresh(
+        "rsa_delegation_key_on_a_softhsm_token_signs_for_the_go_client",
+        "signet-rsa",
+    );
     let gun = format!("example.com/token-rsa-{}/app", util::random_hex(4));
     let prefix = dir.join("releases");
 
@@ -282,12 +287,10 @@ fn rsa_delegation_key_on_a_softhsm_token_signs_for_the_go_client() {
 /// target. A root key on the token must still be ECDSA (its certificate is).
 #[test]
 fn ed25519_targets_key_on_a_softhsm_token_signs_for_the_go_client() {
-    let dir = util::artifact_dir("ed25519_targets_key_on_a_softhsm_token_signs_for_the_go_client");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
-    let hsm = SoftHsm::create("signet-ed25519");
-    let signet = util::signet_binary();
-    let trust = dir.join("trust");
+    let (dir, hsm, signet, trust) = fresh(
+        "ed25519_targets_key_on_a_softhsm_token_signs_for_the_go_client",
+        "signet-ed25519",
+    );
     let gun = format!("example.com/token-ed25519-{}/app", util::random_hex(4));
 
     let (code, out) = run(

@@ -213,11 +213,6 @@ pub fn remove(
     input: &mut dyn BufRead,
     out: &mut dyn Write,
 ) -> Result<bool, KeyError> {
-    if key_id.len() != 64 {
-        return Err(KeyError::InvalidKeyId {
-            key_id: key_id.to_owned(),
-        });
-    }
     remove_from(store, None, key_id, yes, input, out)
 }
 
