@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use signet_core::{KeyId, PublicKey, RoleName};
 
-use super::passphrase::PassphraseSource;
+use super::passphrase::{Given, PassphraseSource};
 use super::{KeyAlgorithm, KeyEntry, KeyError, KeyStore, PrivateKey, Signer};
 use crate::publish::{KeyError as SourceError, KeySource, RoleSigner};
 
@@ -27,6 +27,9 @@ pub struct StoreKeySource {
     /// check that a role can be signed, then to sign), and each decryption runs the key's
     /// KDF and may ask for a passphrase.
     loaded: Mutex<Vec<(String, Arc<dyn RoleSigner>)>>,
+    /// The store's entries, listed once (reading every key file's headers) and listed
+    /// again after this source adds a key.
+    entries: Mutex<Option<Arc<[KeyEntry]>>>,
 }
 
 impl core::fmt::Debug for StoreKeySource {
@@ -44,6 +47,31 @@ impl StoreKeySource {
             store,
             passphrases: Mutex::new(Box::new(passphrases)),
             loaded: Mutex::new(Vec::new()),
+            entries: Mutex::new(None),
+        }
+    }
+
+    fn entries(&self) -> Result<Arc<[KeyEntry]>, KeyError> {
+        let mut cached = lock(&self.entries);
+        if let Some(entries) = cached.as_ref() {
+            return Ok(Arc::clone(entries));
+        }
+        let entries: Arc<[KeyEntry]> = self.store.list()?.into();
+        *cached = Some(Arc::clone(&entries));
+        Ok(entries)
+    }
+
+    fn loaded(&self, id: &str) -> Option<Arc<dyn RoleSigner>> {
+        lock(&self.loaded)
+            .iter()
+            .find(|(have, _)| have == id)
+            .map(|(_, signer)| Arc::clone(signer))
+    }
+
+    fn remember(&self, id: &str, signer: &Arc<dyn RoleSigner>) {
+        let mut loaded = lock(&self.loaded);
+        if !loaded.iter().any(|(have, _)| have == id) {
+            loaded.push((id.to_owned(), Arc::clone(signer)));
         }
     }
 
@@ -61,19 +89,20 @@ impl StoreKeySource {
     }
 
     fn load(&self, entry: &KeyEntry) -> Result<Arc<dyn RoleSigner>, KeyError> {
-        let loaded = || {
-            self.loaded
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        };
-        if let Some((_, signer)) = loaded().iter().find(|(id, _)| *id == entry.id) {
-            return Ok(Arc::clone(signer));
+        if let Some(signer) = self.loaded(&entry.id) {
+            return Ok(signer);
         }
-        let (key, _) = self.with_passphrases(|p| self.store.load(&entry.id, p))?;
+        let key = self.with_passphrases(|p| self.store.load_entry(entry, p))?;
         let signer: Arc<dyn RoleSigner> = Arc::new(EcdsaRoleSigner::new(key)?);
-        loaded().push((entry.id.clone(), Arc::clone(&signer)));
+        self.remember(&entry.id, &signer);
         Ok(signer)
     }
+}
+
+/// A lock whose data stays usable after a panic elsewhere (every value behind these locks
+/// is complete at all times).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Whether a store entry without a requested ID serves `role` of `gun`: the role header
@@ -96,7 +125,7 @@ impl KeySource for StoreKeySource {
         role: &RoleName,
         allowed: &[KeyId],
     ) -> Result<Option<Arc<dyn RoleSigner>>, SourceError> {
-        let entries = self.store.list()?;
+        let entries = self.entries()?;
         let entry = if allowed.is_empty() {
             entries.iter().find(|e| serves(e, gun, role))
         } else {
@@ -115,7 +144,7 @@ impl KeySource for StoreKeySource {
         _role: &RoleName,
         allowed: &[KeyId],
     ) -> Result<Vec<Arc<dyn RoleSigner>>, SourceError> {
-        let entries = self.store.list()?;
+        let entries = self.entries()?;
         let mut out = Vec::new();
         for id in allowed {
             let id = id.to_string();
@@ -128,8 +157,43 @@ impl KeySource for StoreKeySource {
 
     fn generate(&self, gun: &str, role: &RoleName) -> Result<Arc<dyn RoleSigner>, SourceError> {
         let key = PrivateKey::generate(KeyAlgorithm::EcdsaP256)?;
-        self.with_passphrases(|p| self.store.add(&key, role.as_str(), gun, p))?;
+        let added = self.with_passphrases(|p| self.store.add(&key, role.as_str(), gun, p));
+        *lock(&self.entries) = None;
+        added?;
         Ok(Arc::new(EcdsaRoleSigner::new(key)?))
+    }
+
+    /// Decrypts the keys among `ids` whose passphrases are known without asking, each on
+    /// its own thread, one attempt each. What fails is left for the `find` that needs the
+    /// key, which reports it (or prompts) as usual.
+    fn prefetch(&self, _gun: &str, ids: &[KeyId]) {
+        let Ok(entries) = self.entries() else { return };
+        let work: Vec<(&KeyEntry, Given)> = ids
+            .iter()
+            .filter_map(|id| {
+                let id = id.to_string();
+                let entry = entries.iter().find(|e| e.id == id)?;
+                if self.loaded(&entry.id).is_some() {
+                    return None;
+                }
+                let passphrase = lock(&self.passphrases).known(&entry.role)?;
+                Some((entry, Given(passphrase)))
+            })
+            .collect();
+        std::thread::scope(|scope| {
+            for (entry, mut given) in work {
+                scope.spawn(move || {
+                    let signer = self
+                        .store
+                        .load_entry(entry, &mut given)
+                        .and_then(EcdsaRoleSigner::new);
+                    if let Ok(signer) = signer {
+                        let signer: Arc<dyn RoleSigner> = Arc::new(signer);
+                        self.remember(&entry.id, &signer);
+                    }
+                });
+            }
+        });
     }
 }
 
@@ -256,6 +320,97 @@ mod tests {
             .expect("no passphrase");
         assert!(err.reason.contains("NOTARY_SNAPSHOT_PASSPHRASE"), "{err}");
         assert!(KeyStore::new(dir.path()).list().expect("list").is_empty());
+    }
+
+    /// A passphrase source that answers `answer` when asked and offers `known` without
+    /// asking, and counts the times it was asked.
+    struct Counted {
+        known: Option<&'static str>,
+        answer: &'static str,
+        asked: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl PassphraseSource for Counted {
+        fn passphrase(
+            &mut self,
+            _: &crate::keys::passphrase::PassphraseRequest<'_>,
+        ) -> Result<crate::keys::passphrase::PassphraseAnswer, KeyError> {
+            self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(crate::keys::passphrase::PassphraseAnswer::Passphrase(
+                zeroize::Zeroizing::new(self.answer.to_owned()),
+            ))
+        }
+
+        fn known(&self, _alias: &str) -> Option<zeroize::Zeroizing<String>> {
+            self.known.map(|k| zeroize::Zeroizing::new(k.to_owned()))
+        }
+    }
+
+    #[test]
+    fn prefetch_decrypts_with_known_passphrases_only_and_never_asks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let gun = "example.com/app";
+        let made = source(dir.path());
+        let targets = made.generate(gun, &RoleName::targets()).expect("generate");
+        let targets_id = targets.public().canonical_id().clone();
+        // The listing is kept, and made again once this source adds a key.
+        assert!(
+            made.find(gun, &RoleName::targets(), std::slice::from_ref(&targets_id))
+                .expect("find")
+                .is_some()
+        );
+        let other = made.generate(gun, &RoleName::targets()).expect("generate");
+        let other_id = other.public().canonical_id().clone();
+        assert!(
+            made.find(gun, &RoleName::targets(), std::slice::from_ref(&other_id))
+                .expect("find")
+                .is_some()
+        );
+        let ids = [targets_id.clone(), other_id.clone()];
+        let counted = |known| {
+            let asked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let keys = StoreKeySource::new(
+                KeyStore::new(dir.path()),
+                Counted {
+                    known,
+                    answer: "targetspassphrase",
+                    asked: Arc::clone(&asked),
+                },
+            );
+            (keys, asked)
+        };
+        let asked_now =
+            |a: &Arc<std::sync::atomic::AtomicUsize>| a.load(std::sync::atomic::Ordering::SeqCst);
+
+        // Known passphrase: both keys are ready before anyone looks, and nobody is asked.
+        let (keys, asked) = counted(Some("targetspassphrase"));
+        keys.prefetch(gun, &ids);
+        assert_eq!(asked_now(&asked), 0, "a prefetch never asks");
+        for id in &ids {
+            let found = keys
+                .find(gun, &RoleName::targets(), std::slice::from_ref(id))
+                .expect("find")
+                .expect("present");
+            assert_eq!(found.public().canonical_id(), id);
+        }
+        assert_eq!(asked_now(&asked), 0, "found as prefetched, without asking");
+
+        // No passphrase at hand: nothing is decrypted ahead, and the find asks as usual.
+        let (keys, asked) = counted(None);
+        keys.prefetch(gun, &ids);
+        assert_eq!(asked_now(&asked), 0);
+        keys.find(gun, &RoleName::targets(), std::slice::from_ref(&targets_id))
+            .expect("find")
+            .expect("present");
+        assert_eq!(asked_now(&asked), 1);
+
+        // A wrong passphrase at hand: the prefetch fails quietly, the find asks.
+        let (keys, asked) = counted(Some("wrong passphrase"));
+        keys.prefetch(gun, &ids);
+        keys.find(gun, &RoleName::targets(), std::slice::from_ref(&other_id))
+            .expect("find")
+            .expect("present");
+        assert_eq!(asked_now(&asked), 1);
     }
 
     /// The uncompressed point at the end of a P-256 SubjectPublicKeyInfo.

@@ -143,14 +143,24 @@ impl KeyStore {
         let entry = self.find(key_id)?.ok_or_else(|| KeyError::NotFound {
             key_id: key_id.to_owned(),
         })?;
+        let key = self.load_entry(&entry, source)?;
+        Ok((key, entry))
+    }
+
+    /// Decrypts the key of `entry`, an entry [`KeyStore::list`] returned (its file is read
+    /// again; the directory is not).
+    pub fn load_entry(
+        &self,
+        entry: &KeyEntry,
+        source: &mut dyn PassphraseSource,
+    ) -> Result<PrivateKey, KeyError> {
         let bytes = read_private(&entry.path)?;
         let pem = KeyPem::parse(&bytes).map_err(|e| with_file(e, &entry.path))?;
-        let key = if pem.is_encrypted() {
-            unlock(source, key_id, &entry.role, |p| pem.decrypt(Some(p)))?
+        if pem.is_encrypted() {
+            unlock(source, &entry.id, &entry.role, |p| pem.decrypt(Some(p)))
         } else {
-            pem.decrypt(None)?
-        };
-        Ok((key, entry))
+            pem.decrypt(None)
+        }
     }
 
     /// Encrypts `key` under a new passphrase from `source` and stores it as
