@@ -145,6 +145,17 @@ impl ClientError {
         }
     }
 
+    /// Whether an update that trusted the cached root as it is should start again from the
+    /// server's `root.json`: for anything a newer root could explain (a rejected document,
+    /// a status other than 200, an oversized answer), not for a server out of reach or a
+    /// local failure.
+    pub(crate) fn calls_for_root(&self) -> bool {
+        matches!(
+            self,
+            Self::Rejected { .. } | Self::Status { .. } | Self::TooLarge { .. }
+        )
+    }
+
     /// The verification failure, if this is one.
     pub fn verify_error(&self) -> Option<&VerifyError> {
         match self {

@@ -16,8 +16,11 @@
 //! # Ok(()) }
 //! ```
 //!
-//! One update: the cached root (if any) is the rotation anchor; `root.json` is fetched and
-//! the rotation walked version by version (`<v>.root.json`); then `timestamp.json`, the
+//! One update: with a cached root that is still current, only `timestamp.json` is asked for
+//! first and the cached root is trusted as it is, as notary does. With no cached root, or
+//! when that attempt fails in a way a newer root could explain, `root.json` is fetched (the
+//! cached root, if any, is the rotation anchor), the rotation walked version by version
+//! (`<v>.root.json`), and the update runs from the timestamp again. After the timestamp, the
 //! snapshot and every targets role by checksum (`<role>.<sha256>.json`), reusing cached
 //! files whose hashes match. Every read stops at the role's size limit. Only a complete
 //! chain that verified is written to the cache, so a rejected update keeps the last good
@@ -45,8 +48,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use signet_core::encoding::hex_encode;
-use signet_core::trusted::{KnownVersions, TrustedRoot, TrustedTargets};
-use signet_core::{KeyId, RingVerifier, RoleName, Signed, Targets, VerifyError};
+use signet_core::trusted::{KnownVersions, TrustedRoot, TrustedTargets, TrustedTimestamp};
+use signet_core::{
+    KeyId, MemoVerifier, RingVerifier, RoleName, Signed, Targets, UnixTime, Verifier, VerifyError,
+};
 
 pub use cache::{Cache, MemoryCache, TrustDirCache};
 pub use error::ClientError;
@@ -216,7 +221,9 @@ impl Client {
     ) -> Result<VerifiedRepository, ClientError> {
         cache::check_gun(gun)?;
         let now = self.clock.now();
-        let v = &RingVerifier;
+        // The root's own signatures are checked as it is loaded and again as it is used.
+        let memo = MemoVerifier::new(&RingVerifier);
+        let v = &memo;
 
         // The rotation anchor and the rollback floor come from the cache, each file read
         // once: what matches the new chain is used from here and not written back.
@@ -229,13 +236,41 @@ impl Client {
             None => None,
         };
         let known = cached_versions(&cached);
+        let ts_role = RoleName::timestamp();
+        let ts_url = self.transport.url(gun, "timestamp.json");
+
+        // Warm: a cached root is used as it is, without asking for root.json, as notary
+        // does (spec §6.6, step 1). `update_timestamp` accepts it only while it is current
+        // (unexpired, signed under the pinning). A rotation on the server cannot pass
+        // unnoticed: the new timestamp is signed by a key the cached root does not list, or
+        // the snapshot lists another root (mix-and-match). Either rejects this attempt and
+        // the update starts again from the server's root.json, like any failure the server's
+        // newest root might explain; a failure to reach the server ends it.
+        if let Some(anchor) = &anchor {
+            let warm = async {
+                let ts_bytes = self
+                    .fetch(gun, &ts_role, &ts_url, self.limits.timestamp)
+                    .await?;
+                let ts = anchor
+                    .clone()
+                    .with_known_versions(known.clone())
+                    .update_timestamp(&ts_bytes, now, v)
+                    .map_err(|e| ClientError::rejected(gun, Some(&ts_url), e))?;
+                self.complete(gun, ts, &cached, None, now, v).await
+            };
+            match warm.await {
+                Err(e) if e.calls_for_root() => {
+                    tracing::debug!(%gun, error = %e, "updating again from the server's root.json");
+                }
+                done => return done,
+            }
+        }
 
         // root.json and timestamp.json are fetched at once, on two connections: the
         // timestamp is still verified only against the updated root, in TUF's order, so
         // fetching it early changes nothing but the round trip it saves.
         let root_url = self.transport.url(gun, "root.json");
-        let ts_url = self.transport.url(gun, "timestamp.json");
-        let (root_role, ts_role) = (RoleName::root(), RoleName::timestamp());
+        let root_role = RoleName::root();
         let (root_fetched, ts_fetched) = tokio::join!(
             self.fetch(gun, &root_role, &root_url, self.limits.root),
             self.fetch(gun, &ts_role, &ts_url, self.limits.timestamp),
@@ -290,10 +325,25 @@ impl Client {
         let ts = trusted
             .update_timestamp(&ts_bytes, now, v)
             .map_err(|e| ClientError::rejected(gun, Some(&ts_url), e))?;
+        self.complete(gun, ts, &cached, first_use_key_ids, now, v)
+            .await
+    }
 
+    /// The rest of an update, from a verified timestamp: the snapshot, `targets` and the
+    /// delegations, each reused from `cached` when its hashes match or fetched; the files
+    /// that changed are written to the cache once the whole chain verified.
+    async fn complete(
+        &self,
+        gun: &str,
+        ts: TrustedTimestamp,
+        cached: &BTreeMap<RoleName, Vec<u8>>,
+        first_use_key_ids: Option<Vec<KeyId>>,
+        now: UnixTime,
+        v: &dyn Verifier,
+    ) -> Result<VerifiedRepository, ClientError> {
         let snapshot = RoleName::snapshot();
         let (snap, _, snap_url) = self
-            .verified_listed(gun, &snapshot, ts.snapshot_meta(), &cached, |bytes, _| {
+            .verified_listed(gun, &snapshot, ts.snapshot_meta(), cached, |bytes, _| {
                 ts.update_snapshot(bytes, now, v)
             })
             .await?;
@@ -311,7 +361,7 @@ impl Client {
             )
         })?;
         let (chain, _, targets_url) = self
-            .verified_listed(gun, &targets, meta, &cached, |bytes, fetched| {
+            .verified_listed(gun, &targets, meta, cached, |bytes, fetched| {
                 // The rollback floor of targets: the cached file's version, read only when
                 // that file is being replaced (reused as it is, it cannot be older than
                 // itself).
@@ -337,7 +387,7 @@ impl Client {
             let Some(meta) = chain.meta(&role) else { break };
             let meta = meta.clone();
             let (added, bytes, url) = self
-                .verified_listed(gun, &role, &meta, &cached, |bytes, _| {
+                .verified_listed(gun, &role, &meta, cached, |bytes, _| {
                     chain.add_delegation(&role, bytes, now, v)
                 })
                 .await?;
@@ -372,7 +422,6 @@ impl Client {
         files.extend(chain.roles().map(|(r, d)| (r.clone(), d.bytes())));
         // Files that already hold these bytes are left alone (a warm update writes nothing).
         files.retain(|(role, bytes)| cached.get(role).is_none_or(|old| old.as_slice() != *bytes));
-        drop(cached);
         if !files.is_empty() {
             self.cache.store(gun, &files)?;
         }

@@ -256,6 +256,32 @@ async fn reads_and_writes_the_go_clients_trust_dir() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warm_cache_follows_root_rotations_on_the_server() {
+    let p = Published::new("rotate");
+    p.add("v1", b"one\n");
+    let c = client(NOTARY, Pinning::Tofu, Arc::new(MemoryCache::new()));
+    let first = c.verify_gun(&p.gun).await.unwrap();
+    let version = first.chain.root().version();
+
+    // The timestamp key moves to a new server key: the next timestamp is signed by a key
+    // the cached root does not list, so the update has to read the new root.
+    notary(&p.trust, &["key", "rotate", &p.gun, "timestamp", "-r"]);
+    p.add("v2", b"two\n");
+    let second = c.verify_gun(&p.gun).await.unwrap();
+    assert_eq!(second.chain.root().version(), version + 1);
+    assert_eq!(ours(&second), notary_list(&p.trust, &p.gun));
+
+    // A new targets key: the timestamp key is unchanged, and the new snapshot lists a root
+    // other than the cached one.
+    notary(&p.trust, &["key", "rotate", &p.gun, "targets"]);
+    p.add("v3", b"three\n");
+    let third = c.verify_gun(&p.gun).await.unwrap();
+    assert_eq!(third.chain.root().version(), version + 2);
+    assert_eq!(ours(&third), notary_list(&p.trust, &p.gun));
+    assert_eq!(third.targets().len(), 3);
+}
+
 // ---------------------------------------------------------------------------------------
 // Hostile server
 // ---------------------------------------------------------------------------------------
@@ -268,10 +294,11 @@ enum Reply {
 }
 
 /// A minimal HTTP/1.1 server: serves `files` by the name after `/_trust/tuf/`, 404
-/// otherwise; one request per connection.
+/// otherwise; one request per connection. It records the names asked for.
 struct Hostile {
     url: String,
     files: Arc<Mutex<HashMap<String, Reply>>>,
+    asked: Arc<Mutex<Vec<String>>>,
 }
 
 impl Hostile {
@@ -279,7 +306,8 @@ impl Hostile {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let files: Arc<Mutex<HashMap<String, Reply>>> = Arc::default();
-        let served = files.clone();
+        let asked: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (served, log) = (files.clone(), asked.clone());
         tokio::spawn(async move {
             loop {
                 let Ok((mut sock, _)) = listener.accept().await else {
@@ -288,7 +316,7 @@ impl Hostile {
                     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                     continue;
                 };
-                let files = served.clone();
+                let (files, log) = (served.clone(), log.clone());
                 tokio::spawn(async move {
                     let mut req = Vec::new();
                     let mut buf = [0u8; 4096];
@@ -301,6 +329,7 @@ impl Hostile {
                     let line = String::from_utf8_lossy(&req);
                     let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
                     let name = path.split("/_trust/tuf/").nth(1).unwrap_or("").to_owned();
+                    log.lock().unwrap().push(name.clone());
                     let reply = files.lock().unwrap().get(&name).cloned();
                     match reply {
                         Some(Reply::Bytes(b)) => {
@@ -328,7 +357,12 @@ impl Hostile {
                 });
             }
         });
-        Self { url, files }
+        Self { url, files, asked }
+    }
+
+    /// The names asked for since the last call, in order.
+    fn take_asked(&self) -> Vec<String> {
+        std::mem::take(&mut *self.asked.lock().unwrap())
     }
 
     /// Serves exactly the chain of `repo`, under the names a Notary server uses.
@@ -427,6 +461,11 @@ async fn hostile_server_attacks_are_refused_and_the_cache_survives() {
 
     // Rollback: a client that saw B is served A (all of it correctly signed).
     let (c, cache) = primed(&server, &b).await;
+    // (A warm update of an unchanged repository asks for the timestamp alone: the cached
+    // root is current, and the snapshot and targets it names are cached.)
+    server.take_asked();
+    c.verify_gun(&b.gun).await.unwrap();
+    assert_eq!(server.take_asked(), ["timestamp.json"]);
     server.serve(&a);
     let err = c.verify_gun(&b.gun).await.unwrap_err();
     let (role, why) = rejected(&err);
@@ -495,13 +534,23 @@ async fn hostile_server_attacks_are_refused_and_the_cache_survives() {
     still_good(&server, &c, &cache, &a).await;
 
     // A root signed by another key (same GUN, next version): not a rotation the trusted
-    // root authorized.
+    // root authorized. The impostor's timestamp is one the cached root refuses, which is
+    // what sends a warm update to root.json (a warm update that verifies never reads it).
     let mut impostor = TestRepo::new(&b.gun, signet_client::Clock::system().now());
     impostor.set_timestamp_key(EcdsaKey::generate().public().clone());
     impostor.set_server_snapshot_key(EcdsaKey::generate().public().clone());
     let version = a.root_version();
+    let b_ts = b
+        .chain
+        .trusted_snapshot()
+        .trusted_timestamp()
+        .timestamp()
+        .bytes();
+    let impostor_ts = Reply::Bytes(signet_test_support::tamper(b_ts));
     server.serve(&b);
+    server.set("timestamp.json", impostor_ts);
     server.set("root.json", Reply::Bytes(impostor.root(version + 1)));
+    server.take_asked();
     let err = c.verify_gun(&b.gun).await.unwrap_err();
     let (role, why) = rejected(&err);
     assert_eq!(role, RoleName::root(), "{err}");
@@ -509,6 +558,9 @@ async fn hostile_server_attacks_are_refused_and_the_cache_survives() {
         matches!(why, VerifyError::RotationNotAuthorized { valid: 0, .. }),
         "{err}"
     );
+    let asked = server.take_asked();
+    assert_eq!(asked[0], "timestamp.json", "{asked:?}");
+    assert!(asked[1..].contains(&"root.json".to_owned()), "{asked:?}");
     // Further ahead: the walk fetches the missing version, which is not there.
     server.set("root.json", Reply::Bytes(impostor.root(version + 2)));
     let err = c.verify_gun(&b.gun).await.unwrap_err();

@@ -59,6 +59,71 @@ impl fmt::Display for SignatureError {
 
 impl std::error::Error for SignatureError {}
 
+/// A [`Verifier`] that remembers the signatures `inner` accepted, for one update: the
+/// same root signature is checked when the root is loaded and again before each use, and
+/// the second check can be answered from memory. A signature is remembered by the SHA-256
+/// of everything that decided it (key ID, method, message and signature bytes); refusals
+/// are not remembered, so they are always checked again.
+pub struct MemoVerifier<'a> {
+    inner: &'a dyn Verifier,
+    accepted: std::sync::Mutex<Vec<[u8; 32]>>,
+}
+
+impl<'a> MemoVerifier<'a> {
+    /// Remembers what `inner` accepts.
+    pub fn new(inner: &'a dyn Verifier) -> Self {
+        Self {
+            inner,
+            accepted: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn accepted(&self) -> std::sync::MutexGuard<'_, Vec<[u8; 32]>> {
+        // Every value the list holds is complete: a panic elsewhere leaves it usable.
+        self.accepted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl fmt::Debug for MemoVerifier<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoVerifier")
+            .field("remembered", &self.accepted().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Verifier for MemoVerifier<'_> {
+    fn verify(
+        &self,
+        key: &PublicKey,
+        method: &str,
+        message: &[u8],
+        sig: &[u8],
+    ) -> Result<(), SignatureError> {
+        let mut h = ring::digest::Context::new(&ring::digest::SHA256);
+        for part in [
+            key.id().as_str().as_bytes(),
+            method.as_bytes(),
+            message,
+            sig,
+        ] {
+            // Length-prefixed, so no two different inputs run together the same way.
+            h.update(&(part.len() as u64).to_be_bytes());
+            h.update(part);
+        }
+        let mut seen = [0u8; 32];
+        seen.copy_from_slice(h.finish().as_ref());
+        if self.accepted().contains(&seen) {
+            return Ok(());
+        }
+        self.inner.verify(key, method, message, sig)?;
+        self.accepted().push(seen);
+        Ok(())
+    }
+}
+
 /// Verification with *ring*: ECDSA P-256/P-384 with SHA-256 over raw `r‖s`, Ed25519, and
 /// RSA (2048–8192 bits) PSS or PKCS#1 v1.5 with SHA-256.
 #[derive(Clone, Copy, Debug, Default)]
@@ -161,6 +226,55 @@ mod tests {
 
     use super::*;
     use crate::key::KeyType;
+
+    /// Counts the calls that reach it; accepts only the message `msg`.
+    #[derive(Default)]
+    struct Counting(std::sync::atomic::AtomicUsize);
+
+    impl Verifier for Counting {
+        fn verify(&self, _: &PublicKey, _: &str, m: &[u8], _: &[u8]) -> Result<(), SignatureError> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if m == b"msg" {
+                Ok(())
+            } else {
+                Err(SignatureError::Invalid)
+            }
+        }
+    }
+
+    #[test]
+    fn a_memo_verifier_answers_an_accepted_signature_again_from_memory_only() {
+        let inner = Counting::default();
+        let calls = || inner.0.load(std::sync::atomic::Ordering::SeqCst);
+        let memo = MemoVerifier::new(&inner);
+        let a = PublicKey::new(KeyType::Ed25519, vec![1; 32]);
+        let b = PublicKey::new(KeyType::Ed25519, vec![2; 32]);
+
+        assert_eq!(memo.verify(&a, "eddsa", b"msg", b"sig"), Ok(()));
+        assert_eq!(memo.verify(&a, "eddsa", b"msg", b"sig"), Ok(()));
+        assert_eq!(
+            calls(),
+            1,
+            "the same check twice reaches the inner verifier once"
+        );
+        // Any part that differs is a new check.
+        for (key, method, sig) in [
+            (&b, "eddsa", &b"sig"[..]),
+            (&a, "ecdsa", b"sig"),
+            (&a, "eddsa", b"sih"),
+        ] {
+            assert_eq!(memo.verify(key, method, b"msg", sig), Ok(()));
+        }
+        assert_eq!(calls(), 4);
+        // A refusal is never remembered.
+        for _ in 0..2 {
+            assert_eq!(
+                memo.verify(&a, "eddsa", b"other", b"sig"),
+                Err(SignatureError::Invalid)
+            );
+        }
+        assert_eq!(calls(), 6);
+    }
 
     #[test]
     fn ed25519_and_ecdsa_round_trip() {

@@ -32,7 +32,7 @@ pub mod trusted;
 pub mod update;
 pub mod verify;
 
-pub use crypto::{AcceptAllSignatures, RingVerifier, Verifier};
+pub use crypto::{AcceptAllSignatures, MemoVerifier, RingVerifier, Verifier};
 pub use error::{MetadataError, UpdateError, VerifyError};
 pub use key::{KeyId, KeyType, PublicKey};
 pub use metadata::{RoleName, Root, Signature, Signed, Snapshot, Targets, Timestamp, Unsigned};
