@@ -83,11 +83,6 @@ pub trait KeySource: Send + Sync {
     }
     /// Creates and stores a new key for `role` of `gun`.
     fn generate(&self, gun: &str, role: &RoleName) -> Result<Arc<dyn RoleSigner>, KeyError>;
-    /// Gets the keys among `ids` (canonical IDs) ready ahead of time, where that costs
-    /// nothing but time: for a publish to decrypt the keys it will most likely sign with
-    /// while it waits for the server. Never prompts and never fails (a key it could not get
-    /// ready is found later as usual). Nothing by default.
-    fn prefetch(&self, _gun: &str, _ids: &[KeyId]) {}
     /// A key made beforehand for exactly `role` of `gun`, for `init` to use instead of
     /// generating one (a token key from `key generate --pkcs11 --role R -g GUN`). None by
     /// default: notary's `init` always makes new targets and snapshot keys.
@@ -531,38 +526,28 @@ impl Publisher {
     ) -> Result<Built, ClientError> {
         let now = self.client.clock.now();
 
-        // While the update waits for the server, the targets and snapshot keys the cached
-        // root names are decrypted (their KDF is most of a publish's own work).
-        let prefetch = {
-            let keys = Arc::clone(&self.keys);
-            let (gun, ids) = (gun.to_owned(), self.likely_signing_keys(gun));
-            tokio::task::spawn_blocking(move || keys.prefetch(&gun, &ids))
-        };
-        let verified = self.client.verify_gun(gun).await;
-        // Joined before any key is looked up; a prefetch that panicked changed nothing.
-        let _ = prefetch.await;
-
         // The base state: the verified remote repository, or the cached root (initial).
-        let (root, roles, invalid, snapshot_version, initial) = match verified {
-            Ok(repo) => {
-                let roles: BTreeMap<RoleName, Signed<Targets>> = repo
-                    .chain
-                    .roles()
-                    .map(|(r, d)| (r.clone(), d.clone()))
-                    .collect();
-                let sv = repo.chain.trusted_snapshot().snapshot().version();
-                (repo.chain.root().clone(), roles, repo.invalid, sv, false)
-            }
-            Err(ClientError::RepositoryNotFound { .. }) => {
-                let root = match self.trust.load(gun, &RoleName::root())? {
-                    Some(bytes) => Signed::<Root>::from_bytes(&bytes)
-                        .map_err(|e| publish_err(gun, format!("cached root: {e}")))?,
-                    None => self.init(gun, false).await?,
-                };
-                (root, BTreeMap::new(), BTreeMap::new(), 0, true)
-            }
-            Err(e) => return Err(e),
-        };
+        let (root, roles, invalid, snapshot_version, initial) =
+            match self.client.verify_gun(gun).await {
+                Ok(repo) => {
+                    let roles: BTreeMap<RoleName, Signed<Targets>> = repo
+                        .chain
+                        .roles()
+                        .map(|(r, d)| (r.clone(), d.clone()))
+                        .collect();
+                    let sv = repo.chain.trusted_snapshot().snapshot().version();
+                    (repo.chain.root().clone(), roles, repo.invalid, sv, false)
+                }
+                Err(ClientError::RepositoryNotFound { .. }) => {
+                    let root = match self.trust.load(gun, &RoleName::root())? {
+                        Some(bytes) => Signed::<Root>::from_bytes(&bytes)
+                            .map_err(|e| publish_err(gun, format!("cached root: {e}")))?,
+                        None => self.init(gun, false).await?,
+                    };
+                    (root, BTreeMap::new(), BTreeMap::new(), 0, true)
+                }
+                Err(e) => return Err(e),
+            };
 
         // Apply the changelist to a draft of the metadata.
         let mut draft = Draft::new(&root.signed, &roles).with_invalid(&invalid);
@@ -726,23 +711,6 @@ impl Publisher {
             applied: built.applied,
             warnings: built.warnings,
         })
-    }
-
-    /// The canonical IDs of the targets and snapshot keys the cached root of `gun` lists:
-    /// the keys a publish of target changes signs with, unless the update brings a newer
-    /// root. Empty without a readable cached root.
-    fn likely_signing_keys(&self, gun: &str) -> Vec<KeyId> {
-        let Ok(Some(bytes)) = self.trust.load(gun, &RoleName::root()) else {
-            return Vec::new();
-        };
-        let Ok(root) = Signed::<Root>::from_bytes(&bytes) else {
-            return Vec::new();
-        };
-        ["targets", "snapshot"]
-            .iter()
-            .flat_map(|role| crate::apply::role_keys(&root.signed, role))
-            .map(|(_, key)| key.canonical_id().clone())
-            .collect()
     }
 
     /// Every local key among `listed` (the role's keys by the IDs it lists them under),

@@ -139,28 +139,6 @@ pub trait PassphraseSource {
     /// Answers one request. An `Err` stops the operation at once.
     fn passphrase(&mut self, request: &PassphraseRequest<'_>)
     -> Result<PassphraseAnswer, KeyError>;
-
-    /// The passphrase for an existing key of `alias` if it is at hand without asking
-    /// anyone (a variable, or an answer given earlier); `None` by default. Work done ahead
-    /// of time uses it and never prompts.
-    fn known(&self, _alias: &str) -> Option<Zeroizing<String>> {
-        None
-    }
-}
-
-/// One passphrase, offered once: the source for a single decryption attempt.
-pub(crate) struct Given(pub(crate) Zeroizing<String>);
-
-impl PassphraseSource for Given {
-    fn passphrase(&mut self, req: &PassphraseRequest<'_>) -> Result<PassphraseAnswer, KeyError> {
-        if req.attempt == 0 {
-            Ok(PassphraseAnswer::Passphrase(self.0.clone()))
-        } else {
-            Err(KeyError::WrongPassphrase {
-                key: req.key_name.to_owned(),
-            })
-        }
-    }
 }
 
 /// The most times a new passphrase is asked for before giving up (notary: 10).
@@ -301,14 +279,6 @@ fn short_name(key_name: &str) -> Option<String> {
 }
 
 impl PassphraseSource for Retriever {
-    fn known(&self, alias: &str) -> Option<Zeroizing<String>> {
-        self.env
-            .variable_for(alias)
-            .and_then(|var| self.values.get(var))
-            .or_else(|| self.cache.get(alias))
-            .cloned()
-    }
-
     fn passphrase(&mut self, req: &PassphraseRequest<'_>) -> Result<PassphraseAnswer, KeyError> {
         if let Some(var) = self.env.variable_for(req.alias)
             && let Some(value) = self.values.get(var)

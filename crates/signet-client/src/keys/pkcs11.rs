@@ -280,11 +280,6 @@ impl KeySource for TokenKeySource {
         self.made_for(gun, role)
     }
 
-    /// The key files among `ids` (a token key needs no decryption).
-    fn prefetch(&self, gun: &str, ids: &[KeyId]) {
-        self.files.prefetch(gun, ids);
-    }
-
     fn generate(&self, gun: &str, role: &RoleName) -> Result<Arc<dyn RoleSigner>, SourceError> {
         let key = self
             .token

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use signet_core::{KeyId, PublicKey, RoleName};
 
-use super::passphrase::{Given, PassphraseSource};
+use super::passphrase::PassphraseSource;
 use super::{KeyAlgorithm, KeyEntry, KeyError, KeyStore, PrivateKey, Signer};
 use crate::publish::{KeyError as SourceError, KeySource, RoleSigner};
 
@@ -162,39 +162,6 @@ impl KeySource for StoreKeySource {
         added?;
         Ok(Arc::new(EcdsaRoleSigner::new(key)?))
     }
-
-    /// Decrypts the keys among `ids` whose passphrases are known without asking, each on
-    /// its own thread, one attempt each. What fails is left for the `find` that needs the
-    /// key, which reports it (or prompts) as usual.
-    fn prefetch(&self, _gun: &str, ids: &[KeyId]) {
-        let Ok(entries) = self.entries() else { return };
-        let work: Vec<(&KeyEntry, Given)> = ids
-            .iter()
-            .filter_map(|id| {
-                let id = id.to_string();
-                let entry = entries.iter().find(|e| e.id == id)?;
-                if self.loaded(&entry.id).is_some() {
-                    return None;
-                }
-                let passphrase = lock(&self.passphrases).known(&entry.role)?;
-                Some((entry, Given(passphrase)))
-            })
-            .collect();
-        std::thread::scope(|scope| {
-            for (entry, mut given) in work {
-                scope.spawn(move || {
-                    let signer = self
-                        .store
-                        .load_entry(entry, &mut given)
-                        .and_then(EcdsaRoleSigner::new);
-                    if let Ok(signer) = signer {
-                        let signer: Arc<dyn RoleSigner> = Arc::new(signer);
-                        self.remember(&entry.id, &signer);
-                    }
-                });
-            }
-        });
-    }
 }
 
 /// A [`PrivateKey`] as a [`RoleSigner`]: ECDSA P-256 only, as the publishing code requires.
@@ -322,95 +289,26 @@ mod tests {
         assert!(KeyStore::new(dir.path()).list().expect("list").is_empty());
     }
 
-    /// A passphrase source that answers `answer` when asked and offers `known` without
-    /// asking, and counts the times it was asked.
-    struct Counted {
-        known: Option<&'static str>,
-        answer: &'static str,
-        asked: Arc<std::sync::atomic::AtomicUsize>,
-    }
-
-    impl PassphraseSource for Counted {
-        fn passphrase(
-            &mut self,
-            _: &crate::keys::passphrase::PassphraseRequest<'_>,
-        ) -> Result<crate::keys::passphrase::PassphraseAnswer, KeyError> {
-            self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            Ok(crate::keys::passphrase::PassphraseAnswer::Passphrase(
-                zeroize::Zeroizing::new(self.answer.to_owned()),
-            ))
-        }
-
-        fn known(&self, _alias: &str) -> Option<zeroize::Zeroizing<String>> {
-            self.known.map(|k| zeroize::Zeroizing::new(k.to_owned()))
-        }
-    }
-
     #[test]
-    fn prefetch_decrypts_with_known_passphrases_only_and_never_asks() {
+    fn the_listing_is_kept_and_made_again_after_a_key_is_added() {
         let dir = tempfile::tempdir().expect("tempdir");
         let gun = "example.com/app";
-        let made = source(dir.path());
-        let targets = made.generate(gun, &RoleName::targets()).expect("generate");
-        let targets_id = targets.public().canonical_id().clone();
-        // The listing is kept, and made again once this source adds a key.
+        let keys = source(dir.path());
+        let first = keys.generate(gun, &RoleName::targets()).expect("generate");
+        let first_id = first.public().canonical_id().clone();
+        // Listed now (one key), and kept.
         assert!(
-            made.find(gun, &RoleName::targets(), std::slice::from_ref(&targets_id))
+            keys.find(gun, &RoleName::targets(), std::slice::from_ref(&first_id))
                 .expect("find")
                 .is_some()
         );
-        let other = made.generate(gun, &RoleName::targets()).expect("generate");
-        let other_id = other.public().canonical_id().clone();
-        assert!(
-            made.find(gun, &RoleName::targets(), std::slice::from_ref(&other_id))
-                .expect("find")
-                .is_some()
-        );
-        let ids = [targets_id.clone(), other_id.clone()];
-        let counted = |known| {
-            let asked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-            let keys = StoreKeySource::new(
-                KeyStore::new(dir.path()),
-                Counted {
-                    known,
-                    answer: "targetspassphrase",
-                    asked: Arc::clone(&asked),
-                },
-            );
-            (keys, asked)
-        };
-        let asked_now =
-            |a: &Arc<std::sync::atomic::AtomicUsize>| a.load(std::sync::atomic::Ordering::SeqCst);
-
-        // Known passphrase: both keys are ready before anyone looks, and nobody is asked.
-        let (keys, asked) = counted(Some("targetspassphrase"));
-        keys.prefetch(gun, &ids);
-        assert_eq!(asked_now(&asked), 0, "a prefetch never asks");
-        for id in &ids {
-            let found = keys
-                .find(gun, &RoleName::targets(), std::slice::from_ref(id))
-                .expect("find")
-                .expect("present");
-            assert_eq!(found.public().canonical_id(), id);
-        }
-        assert_eq!(asked_now(&asked), 0, "found as prefetched, without asking");
-
-        // No passphrase at hand: nothing is decrypted ahead, and the find asks as usual.
-        let (keys, asked) = counted(None);
-        keys.prefetch(gun, &ids);
-        assert_eq!(asked_now(&asked), 0);
-        keys.find(gun, &RoleName::targets(), std::slice::from_ref(&targets_id))
+        let second = keys.generate(gun, &RoleName::targets()).expect("generate");
+        let second_id = second.public().canonical_id().clone();
+        let found = keys
+            .find(gun, &RoleName::targets(), std::slice::from_ref(&second_id))
             .expect("find")
-            .expect("present");
-        assert_eq!(asked_now(&asked), 1);
-
-        // A wrong passphrase at hand: the prefetch fails quietly, the find asks.
-        let (keys, asked) = counted(Some("wrong passphrase"));
-        keys.prefetch(gun, &ids);
-        keys.find(gun, &RoleName::targets(), std::slice::from_ref(&other_id))
-            .expect("find")
-            .expect("present");
-        assert_eq!(asked_now(&asked), 1);
+            .expect("the key added after the first listing is found");
+        assert_eq!(found.public().canonical_id(), &second_id);
     }
 
     /// The uncompressed point at the end of a P-256 SubjectPublicKeyInfo.
