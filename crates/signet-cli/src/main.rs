@@ -12,6 +12,7 @@
 )]
 
 mod key;
+mod lazy;
 mod notary;
 mod trust;
 
@@ -20,6 +21,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
+use lazy::Lazy;
 use signet_server::Config;
 use zeroize::Zeroizing;
 
@@ -33,6 +35,9 @@ struct Cli {
     command: Command,
 }
 
+/// The client's subcommands build their arguments only when run (see `lazy`); `server` and
+/// `signer` are built at once because their own `--tls-cert`/`--tls-key` share IDs with
+/// notary's global `--tlscert`/`--tlskey`.
 #[derive(Subcommand)]
 enum Command {
     /// Run the trust server (Notary v1 HTTP API).
@@ -68,7 +73,7 @@ enum Command {
     #[command(verbatim_doc_comment)]
     Signer(SignerArgs),
     /// Operates on private keys (notary's `key` commands).
-    Key(key::KeyArgs),
+    Key(Lazy<key::KeyArgs>),
     /// Docker content trust: docker's `docker trust` commands (no daemon needed), plus
     /// resolve, root-key and verify.
     ///
@@ -91,7 +96,7 @@ enum Command {
     /// A repository's root key is trusted on first use (with a warning naming it) unless pinned
     /// with --pin-root-key or SIGNET_ROOT_KEY (see `signet trust root-key`).
     #[command(verbatim_doc_comment)]
-    Trust(trust::TrustArgs),
+    Trust(Lazy<trust::TrustArgs>),
     #[command(flatten)]
     Notary(notary::NotaryCommand),
 }
@@ -197,10 +202,10 @@ fn main() -> ExitCode {
                 }
             };
         }
-        Command::Trust(args) => return trust::run(&cli.notary, args),
+        Command::Trust(Lazy(args)) => return trust::run(&cli.notary, args),
         Command::Server(args) => server(args),
         Command::Signer(args) => signer(args),
-        Command::Key(args) => {
+        Command::Key(Lazy(args)) => {
             if let Some(rotation) = args.rotation() {
                 return match notary::rotate(&cli.notary, &rotation) {
                     Ok(()) => ExitCode::SUCCESS,

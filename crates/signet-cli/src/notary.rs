@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
+
+use crate::lazy::Lazy;
 use signet_client::changelist::{
     ACTION_CREATE, ACTION_DELETE, ACTION_UPDATE, Change, Changelist, DelegationData,
     SCOPE_ALL_DELEGATIONS, TargetMeta,
@@ -83,43 +85,43 @@ pub(crate) struct GlobalOpts {
 #[derive(Subcommand, Debug)]
 pub(crate) enum NotaryCommand {
     /// Lists targets for a remote trusted collection.
-    List(ListArgs),
+    List(Lazy<ListArgs>),
     /// Looks up a specific target in a remote trusted collection.
-    Lookup(LookupArgs),
+    Lookup(Lazy<LookupArgs>),
     /// Verifies that the content on stdin (or --input) is the target in the remote trusted
     /// collection, and echoes it to stdout (or --output).
-    Verify(VerifyArgs),
+    Verify(Lazy<VerifyArgs>),
     /// Operates on delegations.
     #[command(subcommand)]
-    Delegation(DelegationCommand),
+    Delegation(Lazy<DelegationCommand>),
     /// Adds the file as a target to the local trusted collection (staged).
-    Add(AddArgs),
+    Add(Lazy<AddArgs>),
     /// Adds the byte size and hash(es) as a target to the local trusted collection (staged).
-    Addhash(AddHashArgs),
+    Addhash(Lazy<AddHashArgs>),
     /// Removes a target from the local trusted collection (staged).
-    Remove(RemoveArgs),
+    Remove(Lazy<RemoveArgs>),
     /// Displays the unpublished changes to the local trusted collection.
-    Status(GunArg),
+    Status(Lazy<GunArg>),
     /// Resets unpublished changes for the local trusted collection.
-    Reset(ResetArgs),
+    Reset(Lazy<ResetArgs>),
     /// Initializes a trusted collection (keys and root; uploaded by publish or -p).
-    Init(InitArgs),
+    Init(Lazy<InitArgs>),
     /// Publishes the local trusted collection's staged changes.
     ///
     /// A role whose threshold needs keys held elsewhere (k-of-n): --export FILE signs with
     /// the keys here and writes the update to FILE; the other holders run `bundle sign
     /// FILE`; then `publish GUN --bundle FILE` uploads it once every role has enough
     /// signatures.
-    Publish(PublishArgs),
+    Publish(Lazy<PublishArgs>),
     /// Signs a k-of-n update file (from `publish --export`) with the keys here, or shows
     /// where its roles stand.
     #[command(subcommand)]
-    Bundle(BundleCommand),
+    Bundle(Lazy<BundleCommand>),
     /// Marks roles to be re-signed the next time they're pushed.
-    Witness(WitnessArgs),
+    Witness(Lazy<WitnessArgs>),
     /// Deletes all content for a trusted collection (local metadata and staged changes;
     /// with --remote, the server's copy too). Keys are kept.
-    Delete(DeleteArgs),
+    Delete(Lazy<DeleteArgs>),
     /// Print the version number.
     Version,
 }
@@ -506,7 +508,7 @@ pub(crate) fn run(global: &GlobalOpts, cmd: NotaryCommand) -> Result<()> {
             };
         }
         NotaryCommand::Verify(a) => return verify_cmd(&settings, &a),
-        NotaryCommand::Delegation(DelegationCommand::List(a)) => {
+        NotaryCommand::Delegation(Lazy(DelegationCommand::List(a))) => {
             let repo = verify(&settings, &a.gun).map_err(|e| {
                 Fatal(format!(
                     "Error retrieving delegation roles for repository {}: {}",
@@ -612,7 +614,7 @@ pub(crate) fn run(global: &GlobalOpts, cmd: NotaryCommand) -> Result<()> {
             .map_err(|e| fatal(&settings, e))?;
             auto_publish(&settings, a.publish, &a.gun, &mut out)?;
         }
-        NotaryCommand::Bundle(cmd) => out = bundle_cmd(&settings, cmd)?,
+        NotaryCommand::Bundle(Lazy(cmd)) => out = bundle_cmd(&settings, cmd)?,
         NotaryCommand::Publish(a) if a.export.is_some() => {
             let file = a.export.as_deref().unwrap_or(Path::new(""));
             let publisher = publisher(&settings, &a.gun)?;
@@ -651,15 +653,15 @@ pub(crate) fn run(global: &GlobalOpts, cmd: NotaryCommand) -> Result<()> {
             warn_all(&published.warnings);
             out = format!("Successfully published changes for repository {}\n", a.gun);
         }
-        NotaryCommand::Delegation(DelegationCommand::Add(a)) => {
+        NotaryCommand::Delegation(Lazy(DelegationCommand::Add(a))) => {
             out = delegation_add(&settings, &a)?;
             auto_publish(&settings, a.publish, &a.gun, &mut out)?;
         }
-        NotaryCommand::Delegation(DelegationCommand::Remove(a)) => {
+        NotaryCommand::Delegation(Lazy(DelegationCommand::Remove(a))) => {
             out = delegation_remove(&settings, &a)?;
             auto_publish(&settings, a.publish, &a.gun, &mut out)?;
         }
-        NotaryCommand::Delegation(DelegationCommand::Purge(a)) => {
+        NotaryCommand::Delegation(Lazy(DelegationCommand::Purge(a))) => {
             if a.keys.is_empty() {
                 return Err(Fatal(
                     "please provide at least one key ID to be removed using the --key flag"
