@@ -380,3 +380,46 @@ fn passphrase(cfg: &Config) -> anyhow::Result<Zeroizing<String>> {
         .into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    #[test]
+    fn the_command_tree_is_valid_with_every_deferred_subcommand_built() {
+        // clap's own consistency checks (unique IDs, conflicts, requirements), over the
+        // whole tree: `debug_assert` builds every subcommand, the deferred ones included.
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_deferred_subcommand_keeps_the_help_text_written_on_it() {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let about = |path: &[&str]| {
+            let mut c = &cmd;
+            for name in path {
+                c = c.find_subcommand(name).expect("subcommand");
+            }
+            c.get_about().map(ToString::to_string).unwrap_or_default()
+        };
+        // Each of these types has a doc comment of its own that must not win.
+        assert!(
+            about(&["trust"]).starts_with("Docker content trust"),
+            "{}",
+            about(&["trust"])
+        );
+        assert_eq!(
+            about(&["key"]),
+            "Operates on private keys (notary's `key` commands)"
+        );
+        assert_eq!(about(&["delegation"]), "Operates on delegations");
+        assert!(about(&["bundle"]).starts_with("Signs a k-of-n update file"));
+        assert_eq!(
+            about(&["list"]),
+            "Lists targets for a remote trusted collection"
+        );
+    }
+}
