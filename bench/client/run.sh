@@ -15,6 +15,7 @@
 #      large repository, warm and cold, RSS_RUNS times each; median and max reported.
 #   C. add+publish (one `addhash` + `publish` on the small repository): notary always; signet only
 #      if `signet publish` can sign in this build (it is probed once and said so if it cannot).
+#      `sync` runs (untimed) before each run, so no run waits for earlier writes to reach disk.
 # Raw output goes to bench/results/<UTC timestamp>/client/; a markdown summary is printed at the
 # end and saved as summary.md there.
 #
@@ -197,7 +198,10 @@ fi
 pub_args=(-n notary "$PUB_SCRIPT $(ncmd "$OUT/trust/creator")")
 [ $SIGNET_PUBLISHES = 0 ] || pub_args+=(-n signet "$PUB_SCRIPT $(scmd "$OUT/trust/signet-publisher")")
 log "add+publish on $NSMALL targets ($RUNS_PUBLISH runs)"
-hyperfine -N --warmup 1 --runs "$RUNS_PUBLISH" --export-json "$OUT/add-publish.json" "${pub_args[@]}" \
+# `sync` before every run (untimed): the repository creation above leaves many dirty pages,
+# and a client that fsyncs its staged change (signet does, notary does not) would otherwise
+# wait in its first runs for the journal to write out the benchmark's own earlier files.
+hyperfine -N --warmup 1 --runs "$RUNS_PUBLISH" --prepare sync --export-json "$OUT/add-publish.json" "${pub_args[@]}" \
   >"$OUT/add-publish.txt" 2>&1 || { cat "$OUT/add-publish.txt" >&2; die "hyperfine add+publish failed"; }
 # the other client still lists what was published, identically
 $(ncmd "$OUT/trust/warm-notary") list "$GUN_SMALL" >"$OUT/list-after-publish.notary.out"
