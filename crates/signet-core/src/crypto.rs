@@ -63,13 +63,18 @@ impl std::error::Error for SignatureError {}
 /// same root signature is checked when the root is loaded and again before each use, and
 /// the second check can be answered from memory. A signature is remembered by the SHA-256
 /// of everything that decided it (key ID, method, message and signature bytes); refusals
-/// are not remembered, so they are always checked again.
+/// are not remembered, so they are always checked again. Messages over
+/// [`MemoVerifier::MAX_MESSAGE`] bytes go straight to `inner`: only a root is checked twice,
+/// and hashing a large `targets.json` would cost more than a check saves.
 pub struct MemoVerifier<'a> {
     inner: &'a dyn Verifier,
     accepted: std::sync::Mutex<Vec<[u8; 32]>>,
 }
 
 impl<'a> MemoVerifier<'a> {
+    /// The largest message remembered (a root with many certificates is far smaller).
+    pub const MAX_MESSAGE: usize = 64 * 1024;
+
     /// Remembers what `inner` accepts.
     pub fn new(inner: &'a dyn Verifier) -> Self {
         Self {
@@ -102,6 +107,9 @@ impl Verifier for MemoVerifier<'_> {
         message: &[u8],
         sig: &[u8],
     ) -> Result<(), SignatureError> {
+        if message.len() > Self::MAX_MESSAGE {
+            return self.inner.verify(key, method, message, sig);
+        }
         let mut h = ring::digest::Context::new(&ring::digest::SHA256);
         for part in [
             key.id().as_str().as_bytes(),
@@ -227,14 +235,14 @@ mod tests {
     use super::*;
     use crate::key::KeyType;
 
-    /// Counts the calls that reach it; accepts only the message `msg`.
+    /// Counts the calls that reach it; accepts only messages that start with `msg`.
     #[derive(Default)]
     struct Counting(std::sync::atomic::AtomicUsize);
 
     impl Verifier for Counting {
         fn verify(&self, _: &PublicKey, _: &str, m: &[u8], _: &[u8]) -> Result<(), SignatureError> {
             self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            if m == b"msg" {
+            if m.starts_with(b"msg") {
                 Ok(())
             } else {
                 Err(SignatureError::Invalid)
@@ -274,6 +282,13 @@ mod tests {
             );
         }
         assert_eq!(calls(), 6);
+        // A message over the bound is checked every time, even once accepted.
+        let mut large = b"msg".to_vec();
+        large.resize(MemoVerifier::MAX_MESSAGE + 1, b'x');
+        for _ in 0..2 {
+            assert_eq!(memo.verify(&a, "eddsa", &large, b"sig"), Ok(()));
+        }
+        assert_eq!(calls(), 8);
     }
 
     #[test]
