@@ -61,40 +61,22 @@ impl StoreKeySource {
         Ok(entries)
     }
 
-    fn loaded(&self, id: &str) -> Option<Arc<dyn RoleSigner>> {
-        lock(&self.loaded)
-            .iter()
-            .find(|(have, _)| have == id)
-            .map(|(_, signer)| Arc::clone(signer))
-    }
-
-    fn remember(&self, id: &str, signer: &Arc<dyn RoleSigner>) {
-        let mut loaded = lock(&self.loaded);
-        if !loaded.iter().any(|(have, _)| have == id) {
-            loaded.push((id.to_owned(), Arc::clone(signer)));
-        }
-    }
-
     fn with_passphrases<T>(
         &self,
         f: impl FnOnce(&mut dyn PassphraseSource) -> Result<T, KeyError>,
     ) -> Result<T, KeyError> {
         // A panic elsewhere while holding the lock leaves only cached passphrases behind;
         // the source itself stays usable.
-        let mut guard = self
-            .passphrases
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(guard.as_mut())
+        f(lock(&self.passphrases).as_mut())
     }
 
     fn load(&self, entry: &KeyEntry) -> Result<Arc<dyn RoleSigner>, KeyError> {
-        if let Some(signer) = self.loaded(&entry.id) {
-            return Ok(signer);
+        if let Some((_, signer)) = lock(&self.loaded).iter().find(|(id, _)| *id == entry.id) {
+            return Ok(Arc::clone(signer));
         }
         let key = self.with_passphrases(|p| self.store.load_entry(entry, p))?;
         let signer: Arc<dyn RoleSigner> = Arc::new(EcdsaRoleSigner::new(key)?);
-        self.remember(&entry.id, &signer);
+        lock(&self.loaded).push((entry.id.clone(), Arc::clone(&signer)));
         Ok(signer)
     }
 }
