@@ -7,8 +7,10 @@
 #   A. `list` on a repository of NSMALL (500) targets and one of NLARGE (10,000) targets, created
 #      by the Go `notary` CLI (init -p, NLARGE `addhash`es, one publish):
 #        warm: the trust dir already holds the cached metadata (each client primed its own dir);
-#        cold: a fresh trust dir for every run (hyperfine --prepare removes it), so each run
-#              fetches everything and trusts the root on first use.
+#        cold: a fresh trust dir for every run (hyperfine --prepare removes it, then runs
+#              `sync`), so each run fetches everything and trusts the root on first use.
+#      `sync` runs (untimed) before each set of list runs and in each cold run's preparation,
+#      so no run waits behind the set-up's or an earlier run's writes still going to disk.
 #      Medians (and mean, stddev, min, max) from hyperfine; ratio = notary / signet.
 #      Before timing, `signet list` output must equal `notary list` output byte for byte.
 #   B. Peak RSS (`/usr/bin/time -f %M`, the kernel's max RSS of the process) of `list` on the
@@ -138,6 +140,9 @@ done
 # bench_list NAME GUN RUNS: warm and cold, both clients, one hyperfine run each (json exported)
 bench_list() {
   local tag=$1 gun=$2 runs=$3
+  # Nothing the set-up wrote may still be on its way to disk while a client runs: a run
+  # that creates files (every cold one) would wait on the journal behind it.
+  sync
   log "list $tag targets, warm ($runs runs each)"
   hyperfine -N --warmup "$WARMUP" --runs "$runs" --export-json "$OUT/list-$tag-warm.json" \
     -n notary "$(ncmd "$OUT/trust/warm-notary") list $gun" \
@@ -145,7 +150,7 @@ bench_list() {
     || { cat "$OUT/list-$tag-warm.txt" >&2; die "hyperfine warm $tag failed"; }
   log "list $tag targets, cold ($runs runs each, a fresh trust dir per run)"
   hyperfine -N --warmup 1 --runs "$runs" --export-json "$OUT/list-$tag-cold.json" \
-    --prepare "rm -rf $OUT/trust/cold" \
+    --prepare "sh -c 'rm -rf $OUT/trust/cold && sync'" \
     -n notary "$(ncmd "$OUT/trust/cold") list $gun" \
     -n signet "$(scmd "$OUT/trust/cold") list $gun" >"$OUT/list-$tag-cold.txt" 2>&1 \
     || { cat "$OUT/list-$tag-cold.txt" >&2; die "hyperfine cold $tag failed"; }
