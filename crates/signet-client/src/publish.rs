@@ -702,40 +702,20 @@ impl Publisher {
             // from an earlier incarnation (deleted on the server) and must not pin versions.
             self.trust.forget_all_but_root(gun)?;
         }
-        self.remember_upload(gun, &built, &upload);
+        // The cache is not refreshed here (notary does not either): the next update
+        // fetches and verifies what the server now serves, and until then the cache
+        // keeps the last verified state, which is still a valid rollback floor.
+        // Caching the uploaded targets and snapshot would save the next update two
+        // downloads, but the new timestamp exists only on the server: the trust directory
+        // would hold a timestamp older than its snapshot, which the Go client, falling
+        // back to its cache when the server has no data, refuses (tried and reverted:
+        // tests/notary_cli.rs `go_and_signet_clients_take_turns_on_shared_trust_dirs`).
         Ok(Published {
             roles: upload.into_iter().map(|(r, _)| r).collect(),
             initial: built.initial,
             applied: built.applied,
             warnings: built.warnings,
         })
-    }
-
-    /// Caches the targets roles and snapshot the server just accepted, so that the next
-    /// update finds them current and asks for `timestamp.json` alone (notary refreshes
-    /// nothing here, and its next command downloads the snapshot and targets again).
-    ///
-    /// Nothing here is trusted on the strength of having been written: every cached file
-    /// is verified again when it is used, against the root's keys and the hashes of the
-    /// server's next timestamp and snapshot; a file that does not match is fetched anew.
-    /// When the root changed, nothing is cached: the next update then walks the rotation
-    /// from `root.json` as for anyone else's rotation. A failed write is only logged: the
-    /// cache then keeps the last verified state, still a valid rollback floor, and the
-    /// publish itself has succeeded.
-    fn remember_upload(&self, gun: &str, built: &Built, upload: &[(String, Vec<u8>)]) {
-        if !built.initial && built.files.iter().any(|(r, _)| *r == RoleName::root()) {
-            return;
-        }
-        let mut files: Vec<(RoleName, &[u8])> = Vec::with_capacity(upload.len());
-        for (role, bytes) in upload {
-            match RoleName::parse(role) {
-                Ok(r) if r != RoleName::root() => files.push((r, bytes)),
-                _ => {}
-            }
-        }
-        if let Err(e) = self.trust.store(gun, &files) {
-            tracing::warn!(gun, error = %e, "published, but the new metadata was not cached");
-        }
     }
 
     /// Every local key among `listed` (the role's keys by the IDs it lists them under),
