@@ -55,22 +55,6 @@ fn keeping_help(cmd: Command, augment: fn(Command) -> Command) -> Command {
     cmd
 }
 
-fn args<T: Args>(cmd: Command) -> Command {
-    keeping_help(cmd, T::augment_args)
-}
-
-fn args_for_update<T: Args>(cmd: Command) -> Command {
-    keeping_help(cmd, T::augment_args_for_update)
-}
-
-fn subcommands<T: Subcommand>(cmd: Command) -> Command {
-    keeping_help(cmd, T::augment_subcommands)
-}
-
-fn subcommands_for_update<T: Subcommand>(cmd: Command) -> Command {
-    keeping_help(cmd, T::augment_subcommands_for_update)
-}
-
 /// Not for arguments with the ID of a global flag: clap copies the global flags into a
 /// subcommand before its deferred arguments exist, so the two would clash (an eager
 /// subcommand's own argument wins over the global one instead).
@@ -80,21 +64,21 @@ impl<T: Args> Args for Lazy<T> {
     }
 
     fn augment_args(cmd: Command) -> Command {
-        cmd.defer(args::<T>)
+        cmd.defer(|c| keeping_help(c, T::augment_args))
     }
 
     fn augment_args_for_update(cmd: Command) -> Command {
-        cmd.defer(args_for_update::<T>)
+        cmd.defer(|c| keeping_help(c, T::augment_args_for_update))
     }
 }
 
 impl<T: Subcommand> Subcommand for Lazy<T> {
     fn augment_subcommands(cmd: Command) -> Command {
-        cmd.defer(subcommands::<T>)
+        cmd.defer(|c| keeping_help(c, T::augment_subcommands))
     }
 
     fn augment_subcommands_for_update(cmd: Command) -> Command {
-        cmd.defer(subcommands_for_update::<T>)
+        cmd.defer(|c| keeping_help(c, T::augment_subcommands_for_update))
     }
 
     fn has_subcommand(name: &str) -> bool {
